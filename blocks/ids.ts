@@ -1,0 +1,36 @@
+/** Every Slack command, callback_id, action_id and block_id the app uses. manifest.json must agree. */
+export const COMMANDS = {
+  briefly: '/briefly',
+  reps: '/reps',
+} as const;
+
+export const CALLBACKS = {
+  repForm: 'rep_form',
+  settingsForm: 'settings_form',
+} as const;
+
+export const ACTIONS = {
+  repEdit: 'rep_edit',
+  repRemove: 'rep_remove',
+  repsPage: 'reps_page',
+  repUserPicked: 'rep_user_picked',
+  repAdd: 'rep_add',
+} as const;
+
+export const REP_FORM_BLOCKS = {
+  user: 'rep_user',
+  email: 'rep_email',
+  timeZone: 'rep_time_zone',
+  briefingTime: 'rep_briefing_time',
+  calendarSource: 'rep_calendar_source',
+  role: 'rep_role',
+} as const;
+
+/** Inside each input block the element's action_id is simply "value". */
+export const INPUT_ACTION = 'value';
+
+export const SETTINGS_FORM_BLOCKS = {
+  alert_channel: 'settings_alert_channel',
+  stats_channel: 'settings_stats_channel',
+  approvals_channel: 'settings_approvals_channel',
+} as const;

@@ -1,0 +1,32 @@
+import type { InputBlock, ModalView } from '@slack/types';
+import { type ChannelSettings, SETTING_KEYS, SETTINGS } from '../src/settings/settings.repository.ts';
+import { plain } from './common.ts';
+import { CALLBACKS, INPUT_ACTION, SETTINGS_FORM_BLOCKS } from './ids.ts';
+
+export function settingsView(channels: ChannelSettings): ModalView {
+  return {
+    type: 'modal',
+    callback_id: CALLBACKS.settingsForm,
+    title: plain('Briefly settings', 24),
+    submit: plain('Save', 24),
+    close: plain('Cancel', 24),
+    blocks: SETTING_KEYS.map(
+      (key): InputBlock => ({
+        type: 'input',
+        block_id: SETTINGS_FORM_BLOCKS[key],
+        optional: true,
+        label: plain(SETTINGS[key].label, 2000),
+        hint: plain(
+          `Where Briefly posts ${SETTINGS[key].purpose}. Invite the bot to private channels first.`,
+          2000,
+        ),
+        element: {
+          type: 'conversations_select',
+          action_id: INPUT_ACTION,
+          filter: { include: ['public', 'private'], exclude_bot_users: true },
+          ...(channels[key] ? { initial_conversation: channels[key] } : {}),
+        },
+      }),
+    ),
+  };
+}

@@ -1,0 +1,86 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { AuditRepository } from '../audit/audit.repository.ts';
+import type { Database } from '../db/client.ts';
+import { apiKeys } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+
+const KEY_PREFIX = 'brf_';
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export interface ApiKeyPrincipal {
+  id: string;
+  name: string;
+}
+
+/**
+ * API keys are random 32-byte secrets shown once; only their SHA-256 is stored, so a database
+ * leak does not leak usable keys. SHA-256 (not a slow KDF) is right here: the input is a
+ * high-entropy random token, not a password, and it is checked on every request.
+ */
+export class ApiKeyService {
+  constructor(
+    private readonly db: Database,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  async create(name: string, actor: string): Promise<{ id: string; key: string; prefix: string }> {
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > 100) {
+      throw AppError.validation([{ field: 'name', message: 'must be 1-100 characters' }]);
+    }
+    const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const prefix = key.slice(0, KEY_PREFIX.length + 6);
+    const [row] = await this.db
+      .insert(apiKeys)
+      .values({ name: trimmed, prefix, hash: hashApiKey(key) })
+      .returning();
+    if (!row) throw new AppError('internal', 'API key insert returned no row');
+    await this.audit.record({
+      actor,
+      action: 'api_key.create',
+      subject: row.id,
+      details: { name: trimmed, prefix },
+    });
+    return { id: row.id, key, prefix };
+  }
+
+  async revoke(id: string, actor: string): Promise<void> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw AppError.notFound('API key', id);
+    const [row] = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+      .returning();
+    if (!row) {
+      const existing = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.id, id) });
+      if (!existing) throw AppError.notFound('API key', id);
+      return;
+    }
+    await this.audit.record({ actor, action: 'api_key.revoke', subject: id });
+  }
+
+  async list() {
+    return this.db.query.apiKeys.findMany({
+      columns: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+      orderBy: (t, { asc }) => [asc(t.createdAt)],
+    });
+  }
+
+  async authenticate(key: string): Promise<ApiKeyPrincipal | undefined> {
+    if (!key.startsWith(KEY_PREFIX)) return undefined;
+    const row = await this.db.query.apiKeys.findFirst({
+      columns: { id: true, name: true, lastUsedAt: true },
+      where: and(eq(apiKeys.hash, hashApiKey(key)), isNull(apiKeys.revokedAt)),
+    });
+    if (!row) return undefined;
+    // Touch last_used_at at most once a minute per key: cheap enough to keep on the request path.
+    if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+      await this.db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.id));
+    }
+    return { id: row.id, name: row.name };
+  }
+}

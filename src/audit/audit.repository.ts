@@ -1,0 +1,31 @@
+import { lt } from 'drizzle-orm';
+import type { Database } from '../db/client.ts';
+import { auditLog } from '../db/schema.ts';
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  subject?: string;
+  details?: Record<string, unknown>;
+}
+
+export class AuditRepository {
+  constructor(private readonly db: Database) {}
+
+  async record(entry: AuditEntry): Promise<void> {
+    await this.db.insert(auditLog).values({
+      actor: entry.actor,
+      action: entry.action,
+      subject: entry.subject,
+      details: entry.details ?? {},
+    });
+  }
+
+  async purgeOlderThan(cutoff: Date): Promise<number> {
+    const deleted = await this.db
+      .delete(auditLog)
+      .where(lt(auditLog.at, cutoff))
+      .returning({ id: auditLog.id });
+    return deleted.length;
+  }
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { ApiKeyPrincipal } from '../api-keys/api-key.service.ts';
+import { AppError, zodFields } from '../errors.ts';
+import type { RouteDoc } from './openapi.ts';
+
+export interface ApiContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: ApiKeyPrincipal;
+  request: FastifyRequest;
+}
+
+export interface ApiReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiRoute extends RouteDoc {
+  handler(ctx: ApiContext<unknown, unknown, unknown>): Promise<ApiReply>;
+}
+
+/** Declares a route once: the same zod schemas validate the request and document it in OpenAPI. */
+export function route<
+  P extends z.ZodObject | undefined,
+  Q extends z.ZodObject | undefined,
+  B extends z.ZodType | undefined,
+>(
+  doc: RouteDoc & { params?: P; query?: Q; body?: B },
+  handler: (
+    ctx: ApiContext<
+      P extends z.ZodType ? z.output<P> : undefined,
+      Q extends z.ZodType ? z.output<Q> : undefined,
+      B extends z.ZodType ? z.output<B> : undefined
+    >,
+  ) => Promise<ApiReply>,
+): ApiRoute {
+  return { ...doc, handler: handler as ApiRoute['handler'] };
+}
+
+function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  throw AppError.validation(
+    zodFields(result.error.issues).map((f) => ({
+      field: where === 'body' ? f.field : `${where}.${f.field}`,
+      message: f.message,
+    })),
+  );
+}
+
+export function mountRoutes(
+  server: FastifyInstance,
+  routes: ApiRoute[],
+  authenticate: (request: FastifyRequest) => Promise<ApiKeyPrincipal>,
+): void {
+  for (const r of routes) {
+    server.route({
+      method: r.method.toUpperCase() as 'GET',
+      url: r.path.replace(/\{(\w+)\}/g, ':$1'),
+      handler: async (request, reply) => {
+        const principal =
+          r.auth === false ? { id: 'anonymous', name: 'anonymous' } : await authenticate(request);
+        const ctx = {
+          params: parse(r.params, request.params, 'path'),
+          query: parse(r.query, request.query, 'query'),
+          body: parse(r.body, request.body, 'body'),
+          principal,
+          request,
+        };
+        const result = await r.handler(ctx);
+        if (result.headers) reply.headers(result.headers);
+        reply.code(result.status);
+        return result.body === undefined ? reply.send() : reply.send(result.body);
+      },
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/** The RFC 7807 problem document every error answer uses. */
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+});
+
+export interface RouteDoc {
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
+  /** OpenAPI-style path: /v1/reps/{id}. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth?: boolean;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+}
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' }) as Record<string, unknown>;
+
+/**
+ * Builds the OpenAPI 3 document from the same zod schemas the handlers validate with, so the
+ * documentation cannot drift from what the API accepts.
+ */
+export function buildOpenApi(routes: RouteDoc[], info: { version: string; serverUrl: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const parameters: unknown[] = [];
+    for (const [where, schema] of [
+      ['path', route.params],
+      ['query', route.query],
+    ] as const) {
+      if (!schema) continue;
+      for (const [name, field] of Object.entries(schema.shape)) {
+        const fieldSchema = field as z.ZodType;
+        parameters.push({
+          name,
+          in: where,
+          required: where === 'path' || !fieldSchema.safeParse(undefined).success,
+          schema: jsonSchema(fieldSchema, 'input'),
+        });
+      }
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, response] of Object.entries(route.responses)) {
+      responses[status] = {
+        description: response.description,
+        ...(response.schema
+          ? { content: { 'application/json': { schema: jsonSchema(response.schema, 'output') } } }
+          : {}),
+      };
+    }
+    if (route.auth !== false) {
+      responses['401'] = {
+        description: 'Missing, unknown or revoked API key',
+        content: { 'application/problem+json': { schema: jsonSchema(problemSchema, 'output') } },
+      };
+    }
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method] = {
+      summary: route.summary,
+      tags: [route.tag],
+      ...(route.auth !== false ? { security: [{ apiKey: [] }] } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Briefly API',
+      version: info.version,
+      description:
+        'REST API of Briefly. Authenticate with `Authorization: Bearer <API key>` (create one with `briefly api-key create <name>`).',
+    },
+    servers: [{ url: info.serverUrl }],
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'API key created with `briefly api-key create`',
+        },
+      },
+    },
+    paths,
+  };
+}

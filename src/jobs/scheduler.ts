@@ -1,0 +1,52 @@
+import { PostgresBackend } from '@agendajs/postgres-backend';
+import { Agenda } from 'agenda';
+import type pg from 'pg';
+import type { Logger } from '../logging/logger.ts';
+import type { Queues } from './queues.ts';
+import { SCHEDULES, type Schedule, scheduledJobId } from './schedules.ts';
+
+export interface Scheduler {
+  stop(): Promise<void>;
+  agenda: Agenda;
+}
+
+/**
+ * Starts Agenda on our PostgreSQL pool (its table comes from our migrations, hence
+ * ensureSchema: false) and (re)declares every schedule; `every` upserts by name, so starting
+ * twice or on several machines keeps one row per schedule.
+ */
+export async function startScheduler(options: {
+  pool: pg.Pool;
+  queues: Queues;
+  logger: Logger;
+  schedules?: readonly Schedule[];
+  processEvery?: string;
+}): Promise<Scheduler> {
+  const schedules = options.schedules ?? SCHEDULES;
+  const agenda = new Agenda({
+    backend: new PostgresBackend({ pool: options.pool, ensureSchema: false }),
+    processEvery: options.processEvery ?? '30 seconds',
+    name: `briefly-${process.pid}`,
+  });
+  agenda.on('error', (error) => options.logger.error('scheduler error', { error: error.message }));
+  for (const schedule of schedules) {
+    agenda.define(schedule.name, async () => {
+      const jobId = scheduledJobId(schedule, new Date());
+      await options.queues.get(schedule.queue).add(schedule.job, { schedule: schedule.name }, { jobId });
+      options.logger.debug('schedule fired', { schedule: schedule.name, job_id: jobId });
+    });
+  }
+  await agenda.start();
+  for (const schedule of schedules) {
+    await agenda.every(schedule.every, schedule.name, undefined, {
+      timezone: schedule.timezone,
+      skipImmediate: true,
+    });
+  }
+  return {
+    agenda,
+    async stop() {
+      await agenda.stop(false);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import type { QueueName } from './queues.ts';
+
+/**
+ * Every recurring schedule, in one place. Agenda (PostgreSQL) owns *when*; at each run it only
+ * enqueues a BullMQ job whose id is derived from the run time, so two scheduler instances firing
+ * the same run enqueue one job. The work itself happens in BullMQ workers.
+ */
+export interface Schedule {
+  name: string;
+  /** Agenda interval: a cron expression or a human interval ("5 minutes"). */
+  every: string;
+  timezone: string;
+  queue: QueueName;
+  job: string;
+  /** Bucket size for the deterministic job id: one job per bucket at most. */
+  bucketMs: number;
+}
+
+export const SCHEDULES: readonly Schedule[] = [
+  {
+    name: 'audit-log-purge',
+    every: '15 3 * * *',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'audit-log-purge',
+    bucketMs: 3_600_000,
+  },
+];
+
+export function scheduledJobId(schedule: Schedule, at: Date): string {
+  return `${schedule.name}:${Math.floor(at.getTime() / schedule.bucketMs) * schedule.bucketMs}`;
+}

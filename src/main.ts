@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { ApiKeyService } from './api-keys/api-key.service.ts';
+import { AuditRepository } from './audit/audit.repository.ts';
+import type { Config } from './config/config.ts';
+import { createDatabase, createPool } from './db/client.ts';
+import { prepareDatabase } from './db/migrate.ts';
+import { createMetrics } from './http/metrics.ts';
+import { repRoutes } from './http/routes/reps.routes.ts';
+import { buildHttpServer } from './http/server.ts';
+import { jobHandlers } from './jobs/handlers.ts';
+import { createRedis, Queues } from './jobs/queues.ts';
+import { type Scheduler, startScheduler } from './jobs/scheduler.ts';
+import { startWorkers, type WorkerPool } from './jobs/workers.ts';
+import type { Logger } from './logging/logger.ts';
+import { RepRepository } from './reps/rep.repository.ts';
+import { RepService } from './reps/rep.service.ts';
+import { SettingsRepository } from './settings/settings.repository.ts';
+import { systemClock } from './shared/time.ts';
+import { createSlackApp } from './slack/app.ts';
+
+export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version;
+
+export const SLACK_SETUP_HINT =
+  'Slack is not connected. Create a Slack app from manifest.json, then set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and restart. See README.md, section "Connecting Slack".';
+
+export interface Service {
+  url?: string;
+  server?: FastifyInstance;
+  queues: Queues;
+  stop(): Promise<void>;
+}
+
+/**
+ * Composition root: config -> connections -> repositories/services -> the roles asked for.
+ * Every role migrates first (under an advisory lock), so any process can be started first.
+ */
+export async function startService(config: Config, logger: Logger, role: Role = 'all'): Promise<Service> {
+  const runs = (r: Role) => role === 'all' || role === r;
+  const started = Date.now();
+  const { created } = await prepareDatabase(config.databaseUrl);
+  if (created) logger.info('database created', { database: new URL(config.databaseUrl).pathname.slice(1) });
+
+  const pool = createPool(config.databaseUrl);
+  const db = createDatabase(pool);
+  const redis = createRedis(config.redisUrl, 'producer');
+  redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+  const queues = new Queues(redis, config.queuePrefix);
+
+  const audit = new AuditRepository(db);
+  const settings = new SettingsRepository(db);
+  const reps = new RepService(new RepRepository(db), audit, config.slack.adminUserIds);
+  const apiKeys = new ApiKeyService(db, audit);
+
+  const slack =
+    runs('web') || runs('bot')
+      ? createSlackApp(config, { reps, settings, audit, logger }, logger)
+      : undefined;
+  if (role === 'bot' && slack?.mode.kind !== 'socket') {
+    throw new Error(
+      'The bot role runs Slack in Socket Mode and needs SLACK_APP_TOKEN; in HTTP mode Slack is served by the web role.',
+    );
+  }
+
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (runs('web')) {
+    server = await buildHttpServer({
+      logger,
+      pool,
+      redis,
+      metrics: createMetrics(queues),
+      apiKeys,
+      routes: repRoutes(reps),
+      bodyLimit: config.http.bodyLimit,
+      publicUrl: config.http.publicUrl,
+      version: VERSION,
+      slackReceiver: slack?.mode.kind === 'http' ? slack.mode.receiver : undefined,
+      slackSetupHint: SLACK_SETUP_HINT,
+    });
+    const address = await server.listen({ port: config.http.port, host: config.http.host });
+    url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+  }
+
+  let workers: WorkerPool | undefined;
+  let workerRedis: ReturnType<typeof createRedis> | undefined;
+  if (runs('worker')) {
+    workerRedis = createRedis(config.redisUrl, 'worker');
+    workerRedis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+    workers = startWorkers({
+      connection: workerRedis,
+      prefix: config.queuePrefix,
+      handlers: jobHandlers({
+        audit,
+        clock: systemClock,
+        auditLogRetentionDays: config.auditLogRetentionDays,
+      }),
+      logger,
+    });
+  }
+
+  let scheduler: Scheduler | undefined;
+  if (runs('scheduler')) scheduler = await startScheduler({ pool, queues, logger });
+
+  if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
+
+  if (!slack && (runs('web') || runs('bot'))) logger.warn(SLACK_SETUP_HINT);
+  logger.info(`Briefly ready${url ? ` at ${url}` : ''}`, {
+    role,
+    slack: slack ? slack.mode.kind : 'not connected',
+    startup_ms: Date.now() - started,
+    ...(url ? { docs: `${url}/docs` } : {}),
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    server,
+    queues,
+    stop() {
+      stopping ??= (async () => {
+        const deadline = Date.now() + config.shutdownTimeoutMs;
+        await server?.close();
+        await scheduler?.stop();
+        await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
+        if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);
+        await queues.close();
+        await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { App, LogLevel } from '@slack/bolt';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { register as registerRepActions } from './actions/rep.actions.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { register as registerBriefly } from './commands/briefly.command.ts';
+import { register as registerReps } from './commands/reps.command.ts';
+import type { SlackDeps } from './deps.ts';
+import { register as registerHome } from './events/app-home-opened.event.ts';
+import { FastifyReceiver } from './fastify-receiver.ts';
+import { register as registerRepForm } from './views/rep-form.view.ts';
+import { register as registerSettingsForm } from './views/settings.view.ts';
+
+/** Every listener module; each exports register(app, deps). */
+const LISTENERS = [
+  registerBriefly,
+  registerReps,
+  registerRepForm,
+  registerSettingsForm,
+  registerRepActions,
+  registerHome,
+];
+
+export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };
+
+export interface SlackApp {
+  app: App;
+  mode: SlackMode;
+}
+
+/** Builds the Bolt app, or returns undefined (and says why) when Slack is not configured. */
+export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger): SlackApp | undefined {
+  const { botToken, signingSecret, appToken, apiUrl } = config.slack;
+  if (!botToken || (!signingSecret && !appToken)) return undefined;
+  const common = {
+    token: botToken,
+    logger: boltLogger(logger),
+    logLevel: config.log.level === 'debug' ? LogLevel.DEBUG : LogLevel.INFO,
+    tokenVerificationEnabled: false,
+    clientOptions: { slackApiUrl: apiUrl },
+  };
+  let app: App;
+  let mode: SlackMode;
+  if (appToken) {
+    app = new App({ ...common, appToken, socketMode: true });
+    mode = { kind: 'socket' };
+  } else {
+    const receiver = new FastifyReceiver({ signingSecret: signingSecret as string, logger });
+    app = new App({ ...common, receiver });
+    mode = { kind: 'http', receiver };
+  }
+  app.error(async (error) => {
+    logger.error('slack handler error', { error: error.message, code: (error as { code?: string }).code });
+  });
+  for (const register of LISTENERS) register(app, deps);
+  return { app, mode };
+}

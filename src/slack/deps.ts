@@ -1,0 +1,16 @@
+import type { AuditRepository } from '../audit/audit.repository.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { RepService } from '../reps/rep.service.ts';
+import type { SettingsRepository } from '../settings/settings.repository.ts';
+
+/** What Slack listeners may call: services and repositories, never the database directly. */
+export interface SlackDeps {
+  reps: RepService;
+  settings: SettingsRepository;
+  audit: AuditRepository;
+  logger: Logger;
+}
+
+export const NOT_ALLOWED_REPS =
+  'Only Briefly admins and managers can add, edit or remove reps. Ask one of them, or an admin listed in SLACK_ADMIN_USER_IDS.';
+export const NOT_ALLOWED_SETTINGS = 'Only Briefly admins can change workspace settings.';

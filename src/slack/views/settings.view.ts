@@ -1,0 +1,38 @@
+import type { App } from '@slack/bolt';
+import { CALLBACKS, SETTINGS_FORM_BLOCKS } from '../../../blocks/ids.ts';
+import { SETTING_KEYS, SETTINGS, type SettingKey } from '../../settings/settings.repository.ts';
+import { NOT_ALLOWED_SETTINGS, type SlackDeps } from '../deps.ts';
+import { findBlock, readValue, type ViewStateValues } from '../view-state.ts';
+
+export function register(app: App, deps: SlackDeps): void {
+  app.view(CALLBACKS.settingsForm, async ({ ack, body, view }) => {
+    const values = view.state.values as ViewStateValues;
+    if (!(await deps.reps.isAdmin(body.user.id))) {
+      await ack({
+        response_action: 'errors',
+        errors: { [SETTINGS_FORM_BLOCKS.alert_channel]: NOT_ALLOWED_SETTINGS },
+      });
+      return;
+    }
+    const changes: Partial<Record<SettingKey, string | null>> = {};
+    const errors: Record<string, string> = {};
+    for (const key of SETTING_KEYS) {
+      const { blockId, value } = findBlock(values, SETTINGS_FORM_BLOCKS[key]);
+      const raw = readValue(value);
+      if (raw === undefined) {
+        changes[key] = null;
+        continue;
+      }
+      const parsed = SETTINGS[key].schema.safeParse(raw);
+      if (parsed.success) changes[key] = parsed.data;
+      else errors[blockId] = `${SETTINGS[key].label} ${parsed.error.issues[0]?.message ?? 'is invalid'}`;
+    }
+    if (Object.keys(errors).length > 0) {
+      await ack({ response_action: 'errors', errors });
+      return;
+    }
+    await deps.settings.setChannels(changes, `slack:${body.user.id}`);
+    await ack();
+    await deps.audit.record({ actor: `slack:${body.user.id}`, action: 'settings.update', details: changes });
+  });
+}
