@@ -1,0 +1,57 @@
+/**
+ * One capability, one interface: send a fully rendered email. Adapters (SendGrid, SMTP, file
+ * outbox) turn our message into the vendor's request and classify every failure as transient
+ * (retry later, maybe on another provider) or permanent (retrying cannot help).
+ */
+export interface EmailAddress {
+  email: string;
+  name?: string;
+}
+
+export interface OutgoingEmail {
+  /** Our message id (messages.id); travels to the provider as custom arg / header so webhooks map back. */
+  messageId: string;
+  from: EmailAddress;
+  to: EmailAddress[];
+  cc: EmailAddress[];
+  bcc: EmailAddress[];
+  replyTo?: EmailAddress;
+  subject: string;
+  html?: string;
+  text?: string;
+  /** Free-form labels; SendGrid gets them as categories (max 10). */
+  tags: string[];
+  /** Extra headers, e.g. List-Unsubscribe. */
+  headers?: Record<string, string>;
+  /** Attachments such as an .ics invitation. content is base64. */
+  attachments?: { filename: string; contentType: string; content: string }[];
+}
+
+export interface SendResult {
+  provider: string;
+  /** The provider's id for the message (SendGrid X-Message-Id, SMTP Message-ID, file path). */
+  providerMessageId?: string;
+}
+
+export type FailureKind = 'transient' | 'permanent';
+
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly kind: FailureKind,
+    message: string,
+    readonly details: { status?: number; code?: string; retryAfterMs?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface EmailProvider {
+  readonly name: string;
+  send(email: OutgoingEmail): Promise<SendResult>;
+  /** A cheap authenticated check that the provider is reachable and our credentials work. Throws ProviderError. */
+  probe(): Promise<void>;
+  close(): Promise<void>;
+}
