@@ -18,6 +18,8 @@ export function helpMessage(data: HelpData): { text: string; blocks: KnownBlock[
       `• \`${COMMANDS.reps} add\`: add a rep (Slack user, work email, time zone, briefing time, calendar, role)`,
     );
     lines.push('• *Edit* / *Remove* buttons on each rep in the list');
+    lines.push(`• \`${COMMANDS.briefly} deliveries\`: email providers, queue depth, the last 24 h by status`);
+    lines.push(`• \`${COMMANDS.briefly} message <id>\`: one message and its delivery trail`);
   }
   if (data.isAdmin) lines.push(`• \`${COMMANDS.briefly} settings\`: alert, stats and approvals channels`);
   const blocks: KnownBlock[] = [];

@@ -36,17 +36,25 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly fields: FieldProblem[];
+  /** For rate_limited: when the caller may try again (sent as Retry-After). */
+  readonly retryAfterSeconds?: number;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { retryable?: boolean; cause?: unknown; fields?: FieldProblem[] } = {},
+    options: {
+      retryable?: boolean;
+      cause?: unknown;
+      fields?: FieldProblem[];
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retryable = options.retryable ?? (code === 'unavailable' || code === 'rate_limited');
     this.fields = options.fields ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

@@ -1,17 +1,23 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { alertJobHandlers } from './alerts/alert.handlers.ts';
+import { AlertService } from './alerts/alert.service.ts';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import type { Config } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
+import { createDelivery, type Delivery } from './delivery/delivery.module.ts';
+import type { EmailProvider } from './delivery/email-provider.ts';
 import { createMetrics } from './http/metrics.ts';
+import { messageRoutes } from './http/routes/messages.routes.ts';
 import { repRoutes } from './http/routes/reps.routes.ts';
 import { buildHttpServer } from './http/server.ts';
+import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
 import { jobHandlers } from './jobs/handlers.ts';
 import { createRedis, Queues } from './jobs/queues.ts';
 import { type Scheduler, startScheduler } from './jobs/scheduler.ts';
-import { startWorkers, type WorkerPool } from './jobs/workers.ts';
+import { mergeHandlers, startWorkers, type WorkerPool } from './jobs/workers.ts';
 import type { Logger } from './logging/logger.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
@@ -33,6 +39,8 @@ export interface Service {
   url?: string;
   server?: FastifyInstance;
   queues: Queues;
+  delivery: Delivery;
+  alerts: AlertService;
   stop(): Promise<void>;
 }
 
@@ -40,13 +48,23 @@ export interface Service {
  * Composition root: config -> connections -> repositories/services -> the roles asked for.
  * Every role migrates first (under an advisory lock), so any process can be started first.
  */
-export async function startService(config: Config, logger: Logger, role: Role = 'all'): Promise<Service> {
+export interface ServiceOptions {
+  /** Replaces the providers built from config (benchmarks and tests of failover). */
+  emailProviders?: EmailProvider[];
+}
+
+export async function startService(
+  config: Config,
+  logger: Logger,
+  role: Role = 'all',
+  options: ServiceOptions = {},
+): Promise<Service> {
   const runs = (r: Role) => role === 'all' || role === r;
   const started = Date.now();
   const { created } = await prepareDatabase(config.databaseUrl);
   if (created) logger.info('database created', { database: new URL(config.databaseUrl).pathname.slice(1) });
 
-  const pool = createPool(config.databaseUrl);
+  const pool = createPool(config.databaseUrl, config.databasePoolSize);
   const db = createDatabase(pool);
   const redis = createRedis(config.redisUrl, 'producer');
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
@@ -56,10 +74,42 @@ export async function startService(config: Config, logger: Logger, role: Role = 
   const settings = new SettingsRepository(db);
   const reps = new RepService(new RepRepository(db), audit, config.slack.adminUserIds);
   const apiKeys = new ApiKeyService(db, audit);
+  const metrics = createMetrics(queues);
+  const alerts = new AlertService({
+    db,
+    redis,
+    queues,
+    prefix: config.queuePrefix,
+    groupWindowMs: config.delivery.alertGroupWindowMs,
+    minFlushDelayMs: config.delivery.alertFlushDelayMs,
+    clock: systemClock,
+    logger,
+  });
+  const delivery = createDelivery({
+    config,
+    pool,
+    redis,
+    queues,
+    audit,
+    alerts,
+    registry: metrics.registry,
+    logger,
+    providers: options.emailProviders,
+  });
 
   const slack =
     runs('web') || runs('bot')
-      ? createSlackApp(config, { reps, settings, audit, logger }, logger)
+      ? createSlackApp(
+          config,
+          {
+            reps,
+            settings,
+            audit,
+            logger,
+            delivery: { overview: () => delivery.overview(), message: (id) => delivery.service.get(id) },
+          },
+          logger,
+        )
       : undefined;
   if (role === 'bot' && slack?.mode.kind !== 'socket') {
     throw new Error(
@@ -74,9 +124,18 @@ export async function startService(config: Config, logger: Logger, role: Role = 
       logger,
       pool,
       redis,
-      metrics: createMetrics(queues),
+      metrics,
       apiKeys,
-      routes: repRoutes(reps),
+      routes: [...repRoutes(reps), ...messageRoutes(delivery.service)],
+      rateLimitPerMinute: config.apiRateLimitPerMinute,
+      redisPrefix: config.queuePrefix,
+      webhooks: async (scope) =>
+        registerSendgridWebhook(scope, {
+          delivery: delivery.service,
+          publicKey: config.email.sendgrid.webhookPublicKey,
+          clock: systemClock,
+          logger,
+        }),
       bodyLimit: config.http.bodyLimit,
       publicUrl: config.http.publicUrl,
       version: VERSION,
@@ -95,17 +154,29 @@ export async function startService(config: Config, logger: Logger, role: Role = 
     workers = startWorkers({
       connection: workerRedis,
       prefix: config.queuePrefix,
-      handlers: jobHandlers({
-        audit,
-        clock: systemClock,
-        auditLogRetentionDays: config.auditLogRetentionDays,
-      }),
+      handlers: mergeHandlers(
+        jobHandlers({ audit, clock: systemClock, auditLogRetentionDays: config.auditLogRetentionDays }),
+        delivery.handlers,
+        alertJobHandlers({
+          db,
+          settings,
+          alerts,
+          queues,
+          slack: { apiUrl: config.slack.apiUrl, botToken: config.slack.botToken },
+        }),
+      ),
       logger,
+      concurrency: { 'email-delivery': config.delivery.concurrency },
+      lockMs: { 'email-delivery': config.delivery.lockMs },
+      // Slack allows about one message per second per channel (VENDOR-FACTS: rate limits).
+      limiter: { slack: { max: 1, duration: 1_000 } },
     });
   }
 
   let scheduler: Scheduler | undefined;
-  if (runs('scheduler')) scheduler = await startScheduler({ pool, queues, logger });
+  if (runs('scheduler')) {
+    scheduler = await startScheduler({ pool, queues, logger, processEvery: config.schedulerProcessEveryMs });
+  }
 
   if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
 
@@ -122,6 +193,8 @@ export async function startService(config: Config, logger: Logger, role: Role = 
     url,
     server,
     queues,
+    delivery,
+    alerts,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -129,6 +202,7 @@ export async function startService(config: Config, logger: Logger, role: Role = 
         await scheduler?.stop();
         await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
         if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);
+        await delivery.close();
         await queues.close();
         await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
         await pool.end();

@@ -39,10 +39,14 @@ const optionalUrl = (protocols: string[]) =>
     .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()))
     .pipe(url(protocols).optional());
 
+export const EMAIL_PROVIDER_NAMES = ['sendgrid', 'smtp', 'file-outbox'] as const;
+export type EmailProviderName = (typeof EMAIL_PROVIDER_NAMES)[number];
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/briefly'),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
     QUEUE_PREFIX: z
       .string()
@@ -81,6 +85,32 @@ const envSchema = z
     API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     AUDIT_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
+    SCHEDULER_PROCESS_EVERY_MS: z.coerce.number().int().min(1_000).default(5_000),
+    API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6_000),
+    EMAIL_PROVIDERS: csv.pipe(z.array(z.enum(EMAIL_PROVIDER_NAMES))),
+    EMAIL_FROM: z
+      .string()
+      .default('Briefly <briefly@localhost>')
+      .refine((value) => parseMailbox(value) !== undefined, {
+        message: 'must be an address such as "Briefly <briefly@example.com>" or briefly@example.com',
+      }),
+    EMAIL_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    EMAIL_OUTBOX_DIR: z.string().min(1).default('var/outbox'),
+    SENDGRID_API_KEY: optionalString,
+    SENDGRID_BASE_URL: url(['http:', 'https:']).default('https://api.sendgrid.com'),
+    SENDGRID_WEBHOOK_PUBLIC_KEY: optionalString,
+    SMTP_URL: optionalString.pipe(url(['smtp:', 'smtps:']).optional()),
+    DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    DELIVERY_BACKOFF_MS: z.coerce.number().int().min(10).default(5_000),
+    DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
+    DELIVERY_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+    DELIVERY_BACKLOG_ALERT: z.coerce.number().int().min(1).default(5_000),
+    CIRCUIT_CONSECUTIVE_FAILURES: z.coerce.number().int().min(1).default(5),
+    CIRCUIT_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+    CIRCUIT_MIN_REQUESTS: z.coerce.number().int().min(1).default(20),
+    CIRCUIT_WINDOW_MS: z.coerce.number().int().min(1_000).default(60_000),
+    ALERT_GROUP_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
+    ALERT_FLUSH_DELAY_MS: z.coerce.number().int().min(0).default(5_000),
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
@@ -90,12 +120,60 @@ const envSchema = z
         message: 'is required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
       });
     }
+    for (const name of env.EMAIL_PROVIDERS) {
+      if (name === 'sendgrid' && !env.SENDGRID_API_KEY)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SENDGRID_API_KEY'],
+          message: 'is required when EMAIL_PROVIDERS lists sendgrid',
+        });
+      if (name === 'smtp' && !env.SMTP_URL)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SMTP_URL'],
+          message: 'is required when EMAIL_PROVIDERS lists smtp',
+        });
+      if (name === 'file-outbox' && env.NODE_ENV === 'production')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['EMAIL_PROVIDERS'],
+          message: 'file-outbox is for development only, not production',
+        });
+    }
+    if (env.NODE_ENV === 'production' && !env.SENDGRID_API_KEY && !env.SMTP_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EMAIL_PROVIDERS'],
+        message: 'production needs a real email provider: set SENDGRID_API_KEY and/or SMTP_URL',
+      });
+    }
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY'], message: 'is required in production' });
     }
   });
 
 export type Env = z.input<typeof envSchema>;
+
+/** "Name <email>" or a bare address; undefined when it is neither. */
+export function parseMailbox(value: string): { email: string; name?: string } | undefined {
+  const match = /^\s*(?:"?([^"<]*?)"?\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/.exec(value);
+  if (!match) return undefined;
+  const email = (match[2] ?? match[3] ?? '').trim();
+  const name = match[1]?.trim();
+  return name ? { email, name } : { email };
+}
+
+/**
+ * Provider order: EMAIL_PROVIDERS when set, else every configured vendor (SendGrid first), else
+ * the file outbox outside production, so a fresh `npm start` delivers somewhere a person can open.
+ */
+function providerOrder(e: z.output<typeof envSchema>): EmailProviderName[] {
+  if (e.EMAIL_PROVIDERS.length > 0) return [...new Set(e.EMAIL_PROVIDERS)];
+  const configured: EmailProviderName[] = [];
+  if (e.SENDGRID_API_KEY) configured.push('sendgrid');
+  if (e.SMTP_URL) configured.push('smtp');
+  return configured.length > 0 ? configured : ['file-outbox'];
+}
 
 export function decodeKey(value: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
@@ -128,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     http: { port: e.PORT, host: e.HOST, publicUrl, bodyLimit: e.API_BODY_LIMIT_BYTES },
@@ -145,6 +224,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     encryptionKey: e.ENCRYPTION_KEY ? decodeKey(e.ENCRYPTION_KEY) : undefined,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     auditLogRetentionDays: e.AUDIT_LOG_RETENTION_DAYS,
+    schedulerProcessEveryMs: e.SCHEDULER_PROCESS_EVERY_MS,
+    apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    email: {
+      providers: providerOrder(e),
+      from: parseMailbox(e.EMAIL_FROM) ?? { email: 'briefly@localhost' },
+      timeoutMs: e.EMAIL_PROVIDER_TIMEOUT_MS,
+      outboxDir: e.EMAIL_OUTBOX_DIR,
+      sendgrid: {
+        apiKey: e.SENDGRID_API_KEY,
+        baseUrl: e.SENDGRID_BASE_URL.replace(/\/+$/, ''),
+        webhookPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      },
+      smtpUrl: e.SMTP_URL,
+    },
+    delivery: {
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+      backoffMs: e.DELIVERY_BACKOFF_MS,
+      concurrency: e.DELIVERY_CONCURRENCY,
+      lockMs: e.DELIVERY_LOCK_MS,
+      backlogAlert: e.DELIVERY_BACKLOG_ALERT,
+      alertGroupWindowMs: e.ALERT_GROUP_WINDOW_MS,
+      alertFlushDelayMs: e.ALERT_FLUSH_DELAY_MS,
+    },
+    circuit: {
+      consecutiveFailures: e.CIRCUIT_CONSECUTIVE_FAILURES,
+      failureRatio: e.CIRCUIT_FAILURE_RATIO,
+      minRequests: e.CIRCUIT_MIN_REQUESTS,
+      windowMs: e.CIRCUIT_WINDOW_MS,
+    },
   };
 }
 
@@ -163,6 +271,8 @@ export function secretValues(config: Config): string[] {
     config.encryptionKey?.toString('hex'),
     passwordOf(config.databaseUrl),
     passwordOf(config.redisUrl),
+    config.email.sendgrid.apiKey,
+    config.email.smtpUrl ? passwordOf(config.email.smtpUrl) : undefined,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);
 }

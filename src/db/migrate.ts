@@ -43,8 +43,10 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean
     try {
       await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
     } catch (error) {
-      // 42P04 duplicate_database: another process created it between our check and our CREATE.
-      if ((error as { code?: string }).code !== '42P04') throw error;
+      // Another process created it between our check and our CREATE: 42P04 duplicate_database,
+      // or 23505 on pg_database's unique index when both CREATEs ran at the same moment.
+      const code = (error as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw error;
       return false;
     }
     return true;

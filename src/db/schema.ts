@@ -3,6 +3,7 @@ import {
   bigserial,
   boolean,
   index,
+  integer,
   jsonb,
   pgEnum,
   pgTable,
@@ -72,4 +73,137 @@ export const auditLog = pgTable(
     details: jsonb('details').notNull().default({}),
   },
   (t) => [index('audit_log_at_idx').on(t.at)],
+);
+
+/**
+ * Delivery layer. A `messages` row is the source of truth (transactional outbox): it is written
+ * before anything is queued, and the sweeper re-enqueues due rows Redis no longer has.
+ */
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'deferred',
+  'sent',
+  'delivered',
+  'opened',
+  'clicked',
+  'unsubscribed',
+  'spam_report',
+  'bounced',
+  'dropped',
+  'failed',
+  'cancelled',
+  'suppressed',
+] as const;
+export const messageStatus = pgEnum('message_status', MESSAGE_STATUSES);
+export const MESSAGE_PRIORITIES = ['high', 'normal', 'low'] as const;
+export const messagePriority = pgEnum('message_priority', MESSAGE_PRIORITIES);
+
+export interface StoredAddress {
+  email: string;
+  name?: string;
+}
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** api, briefing, sequence, appointment, mailout, alert-test: who asked for it. */
+    kind: text('kind').notNull().default('api'),
+    status: messageStatus('status').notNull().default('queued'),
+    priority: messagePriority('priority').notNull().default('normal'),
+    fromAddress: jsonb('from_address').$type<StoredAddress>().notNull(),
+    to: jsonb('to').$type<StoredAddress[]>().notNull(),
+    cc: jsonb('cc').$type<StoredAddress[]>().notNull().default([]),
+    bcc: jsonb('bcc').$type<StoredAddress[]>().notNull().default([]),
+    replyTo: jsonb('reply_to').$type<StoredAddress>(),
+    subject: text('subject').notNull(),
+    html: text('html'),
+    text: text('text'),
+    template: text('template'),
+    templateData: jsonb('template_data').$type<Record<string, unknown>>(),
+    tags: text('tags').array().notNull().default([]),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    sendAt: timestamp('send_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Bumped by a redrive so the new BullMQ job id differs from the finished one. */
+    round: integer('round').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    provider: text('provider'),
+    providerMessageId: text('provider_message_id'),
+    lastError: text('last_error'),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    apiKeyId: uuid('api_key_id'),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    ...timestamps,
+  },
+  (t) => [
+    index('messages_status_send_at_idx').on(t.status, t.sendAt),
+    index('messages_created_at_idx').on(t.createdAt, t.id),
+    index('messages_tags_idx').using('gin', t.tags),
+    index('messages_provider_message_id_idx').on(t.providerMessageId),
+    uniqueIndex('messages_idempotency_idx').on(t.apiKeyId, t.idempotencyKey),
+  ],
+);
+
+export const messageEvents = pgTable(
+  'message_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    provider: text('provider'),
+    /** The provider's own event id (SendGrid sg_event_id): a retried webhook stores it once. */
+    providerEventId: text('provider_event_id').unique(),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('message_events_message_idx').on(t.messageId, t.at, t.id)],
+);
+
+/** Addresses we must not send to (hard bounce, spam report, unsubscribe, or added by hand). */
+export const suppressions = pgTable('suppressions', {
+  /** Lower-cased address. */
+  email: text('email').primaryKey(),
+  reason: text('reason').notNull(),
+  source: text('source').notNull(),
+  messageId: uuid('message_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every circuit transition of an email provider: who, when, why. */
+export const providerSwaps = pgTable(
+  'provider_swaps',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    provider: text('provider').notNull(),
+    state: text('state').notNull(),
+    reason: text('reason').notNull(),
+    actor: text('actor').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('provider_swaps_at_idx').on(t.at)],
+);
+
+/**
+ * Slack posts waiting for the rate-limited `slack` queue (alerts, stats). The job carries only
+ * the row id; the row says which channel setting to resolve at posting time.
+ */
+export const slackPosts = pgTable(
+  'slack_posts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind').notNull(),
+    /** A settings key such as alert_channel, or a channel/user id. */
+    channel: text('channel').notNull(),
+    text: text('text').notNull(),
+    blocks: jsonb('blocks').$type<unknown[]>().notNull().default([]),
+    status: text('status').notNull().default('pending'),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    postedAt: timestamp('posted_at', { withTimezone: true }),
+  },
+  (t) => [index('slack_posts_created_at_idx').on(t.createdAt)],
 );

@@ -55,3 +55,8 @@ export interface EmailProvider {
   probe(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** nodemailer's address shape. */
+export function toMailbox(address: EmailAddress): { name: string; address: string } {
+  return { name: address.name ?? '', address: address.email };
+}

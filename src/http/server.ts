@@ -24,7 +24,15 @@ export interface HttpDeps {
   slackReceiver?: FastifyReceiver;
   /** What /slack/events answers when Slack is not configured. */
   slackSetupHint: string;
+  /** Requests per minute per API key on /v1 (a fixed window in Redis, shared by every web process). */
+  rateLimitPerMinute: number;
+  redisPrefix: string;
+  /** Provider webhooks: registered in their own scope (they need the raw body for signatures). */
+  webhooks?: (server: FastifyInstance) => Promise<void>;
 }
+
+/** INCR a fixed-window counter, setting its expiry on the first hit: one round trip per request. */
+const RATE_LIMIT_SCRIPT = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], 61) end return n`;
 
 function problem(
   status: number,
@@ -51,7 +59,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   server.setErrorHandler((error, request, reply) => {
     if (isAppError(error)) {
-      if (error.code === 'rate_limited' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+      if (error.code === 'rate_limited') reply.header('retry-after', String(error.retryAfterSeconds ?? 1));
       return reply
         .code(error.status)
         .type('application/problem+json')
@@ -130,9 +138,22 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     }
     const principal = await deps.apiKeys.authenticate(match[1]);
     if (!principal) throw new AppError('unauthorized', 'The API key is unknown or revoked');
+    const window = Math.floor(Date.now() / 60_000);
+    const key = `${deps.redisPrefix}:ratelimit:${principal.id}:${window}`;
+    const count = Number(await deps.redis.eval(RATE_LIMIT_SCRIPT, 1, key));
+    if (count > deps.rateLimitPerMinute) {
+      throw new AppError(
+        'rate_limited',
+        `More than ${deps.rateLimitPerMinute} requests this minute for this API key`,
+        {
+          retryAfterSeconds: Math.max(1, Math.ceil(((window + 1) * 60_000 - Date.now()) / 1000)),
+        },
+      );
+    }
     return principal;
   };
   mountRoutes(server, deps.routes, authenticate);
+  if (deps.webhooks) await server.register(async (scope) => deps.webhooks?.(scope));
 
   if (deps.slackReceiver) {
     deps.slackReceiver.register(server);

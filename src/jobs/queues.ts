@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
  * Every BullMQ queue the service uses, in one place. Jobs carry ids only (never secrets or whole
  * documents) and are enqueued with deterministic job ids so that enqueueing twice is harmless.
  */
-export const QUEUE_NAMES = ['maintenance'] as const;
+export const QUEUE_NAMES = ['maintenance', 'email-delivery', 'slack'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -22,6 +22,8 @@ export function createRedis(url: string, role: 'producer' | 'worker'): Redis {
     enableOfflineQueue: true,
     lazyConnect: false,
     connectTimeout: 5_000,
+    // Commands issued in the same tick (many concurrent requests) go out in one write.
+    enableAutoPipelining: role === 'producer',
   });
 }
 

@@ -20,15 +20,21 @@ export async function startScheduler(options: {
   queues: Queues;
   logger: Logger;
   schedules?: readonly Schedule[];
-  processEvery?: string;
+  processEvery?: number;
 }): Promise<Scheduler> {
   const schedules = options.schedules ?? SCHEDULES;
   const agenda = new Agenda({
     backend: new PostgresBackend({ pool: options.pool, ensureSchema: false }),
-    processEvery: options.processEvery ?? '30 seconds',
+    processEvery: options.processEvery ?? 30_000,
     name: `briefly-${process.pid}`,
   });
   agenda.on('error', (error) => options.logger.error('scheduler error', { error: error.message }));
+  agenda.on('fail', (error: Error | string, job: { attrs: { name: string } }) =>
+    options.logger.error('schedule failed', {
+      schedule: job.attrs.name,
+      error: String((error as Error).message ?? error),
+    }),
+  );
   for (const schedule of schedules) {
     agenda.define(schedule.name, async () => {
       const jobId = scheduledJobId(schedule, new Date());

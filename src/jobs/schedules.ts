@@ -25,8 +25,35 @@ export const SCHEDULES: readonly Schedule[] = [
     job: 'audit-log-purge',
     bucketMs: 3_600_000,
   },
+  {
+    // Re-enqueues due outbox rows Redis lost (a restart without persistence, a flush).
+    name: 'outbox-sweep',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'outbox-sweep',
+    bucketMs: 60_000,
+  },
+  {
+    // Probes providers whose circuit is open; a success swaps traffic back.
+    name: 'provider-probe',
+    every: '10 seconds',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'provider-probe',
+    bucketMs: 10_000,
+  },
+  {
+    name: 'delivery-backlog-check',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'delivery-backlog-check',
+    bucketMs: 60_000,
+  },
 ];
 
 export function scheduledJobId(schedule: Schedule, at: Date): string {
-  return `${schedule.name}:${Math.floor(at.getTime() / schedule.bucketMs) * schedule.bucketMs}`;
+  // BullMQ custom job ids must not contain ":" (its key separator).
+  return `${schedule.name}@${Math.floor(at.getTime() / schedule.bucketMs) * schedule.bucketMs}`;
 }

@@ -3,8 +3,11 @@ import { isAppError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { QueueName } from './queues.ts';
 
-/** A job handler by job name; it receives the job's (id-only) data. */
-export type JobHandler = (job: Job, logger: Logger) => Promise<unknown>;
+/**
+ * A job handler by job name; it receives the job's (id-only) data. `token` is the worker's lock
+ * token, needed to move the job back to delayed (e.g. to honour a vendor's Retry-After).
+ */
+export type JobHandler = (job: Job, logger: Logger, token?: string) => Promise<unknown>;
 export type JobHandlers = Partial<Record<QueueName, Record<string, JobHandler>>>;
 
 export interface WorkerPool {
@@ -18,6 +21,13 @@ export function startWorkers(options: {
   handlers: JobHandlers;
   logger: Logger;
   concurrency?: Partial<Record<QueueName, number>>;
+  /** BullMQ rate limiter per queue, shared by every worker process on that queue. */
+  limiter?: Partial<Record<QueueName, { max: number; duration: number }>>;
+  /**
+   * How long a job stays locked to a worker that stops renewing it (e.g. it was killed) before
+   * another worker takes it over as stalled.
+   */
+  lockMs?: Partial<Record<QueueName, number>>;
 }): WorkerPool {
   const workers: Worker[] = [];
   for (const [queue, byName] of Object.entries(options.handlers) as [
@@ -26,12 +36,12 @@ export function startWorkers(options: {
   ][]) {
     const worker = new Worker(
       queue,
-      async (job) => {
+      async (job, token) => {
         const handler = byName[job.name];
         if (!handler) throw new UnrecoverableError(`No handler for job "${job.name}" on queue "${queue}"`);
         const logger = options.logger.child({ queue, job_id: job.id });
         try {
-          return await handler(job, logger);
+          return await handler(job, logger, token);
         } catch (error) {
           // A known permanent failure must not be retried; BullMQ stops on UnrecoverableError.
           if (isAppError(error) && !error.retryable) throw new UnrecoverableError(error.message);
@@ -42,6 +52,10 @@ export function startWorkers(options: {
         connection: options.connection,
         prefix: options.prefix,
         concurrency: options.concurrency?.[queue] ?? 5,
+        ...(options.limiter?.[queue] ? { limiter: options.limiter[queue] } : {}),
+        ...(options.lockMs?.[queue]
+          ? { lockDuration: options.lockMs[queue], stalledInterval: options.lockMs[queue] }
+          : {}),
       },
     );
     worker.on('failed', (job, error) =>
@@ -70,4 +84,20 @@ export function startWorkers(options: {
       );
     },
   };
+}
+
+/** Combines each domain's handlers; a job name defined twice on one queue is a programming error. */
+export function mergeHandlers(...parts: JobHandlers[]): JobHandlers {
+  const merged: Record<string, Record<string, JobHandler>> = {};
+  for (const part of parts) {
+    for (const [queue, byName] of Object.entries(part)) {
+      const target = merged[queue] ?? {};
+      merged[queue] = target;
+      for (const [name, handler] of Object.entries(byName ?? {})) {
+        if (target[name]) throw new Error(`Two handlers for job "${name}" on queue "${queue}"`);
+        target[name] = handler;
+      }
+    }
+  }
+  return merged as JobHandlers;
 }

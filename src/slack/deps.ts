@@ -1,3 +1,4 @@
+import type { DeliveriesOverview, MessageTrailView } from '../../blocks/deliveries.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
@@ -9,7 +10,13 @@ export interface SlackDeps {
   settings: SettingsRepository;
   audit: AuditRepository;
   logger: Logger;
+  delivery: {
+    overview(): Promise<DeliveriesOverview>;
+    message(id: string): Promise<MessageTrailView>;
+  };
 }
+
+export const NOT_ALLOWED_DELIVERIES = 'Only Briefly admins and managers can look at deliveries.';
 
 export const NOT_ALLOWED_REPS =
   'Only Briefly admins and managers can add, edit or remove reps. Ask one of them, or an admin listed in SLACK_ADMIN_USER_IDS.';

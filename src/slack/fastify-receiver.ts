@@ -114,7 +114,7 @@ function parseBody(raw: Buffer, contentType: string): Record<string, unknown> {
     }
     return payload as Record<string, unknown>;
   }
-  if (!form.command && !form.type)
+  if (!form.command && !form.type && !form.ssl_check)
     throw new Error('body is neither a slash command nor an interaction payload');
   return form;
 }

@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { ApiKeyService } from '../../src/api-keys/api-key.service.ts';
+import { AuditRepository } from '../../src/audit/audit.repository.ts';
 import { type Config, loadConfig } from '../../src/config/config.ts';
+import { createDatabase } from '../../src/db/client.ts';
 import { createLogger, type Logger } from '../../src/logging/logger.ts';
-import { type Role, type Service, startService } from '../../src/main.ts';
+import { type Role, type Service, type ServiceOptions, startService } from '../../src/main.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-0000-token';
@@ -15,7 +21,9 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
-export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function testEnv(
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   const name = uniqueName('briefly_test');
   return {
     NODE_ENV: 'test',
@@ -29,6 +37,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: `${SLACK_HOST}/api/`,
     SLACK_ADMIN_USER_IDS: ADMIN_USER,
+    EMAIL_OUTBOX_DIR: join(tmpdir(), name, 'outbox'),
     ...overrides,
   };
 }
@@ -51,22 +60,29 @@ export interface TestService extends Service {
   config: Config;
   log: TestLogger;
   db: pg.Pool;
+  /** The HTTP server (only roles `all` and `web` have one). */
+  web: FastifyInstance;
   close(): Promise<void>;
 }
 
 export async function startTestService(
   overrides: Record<string, string | undefined> = {},
   role: Role = 'all',
+  options: ServiceOptions = {},
 ): Promise<TestService> {
   const config = loadConfig(testEnv(overrides));
   const log = testLogger(config);
-  const service = await startService(config, log.logger, role);
+  const service = await startService(config, log.logger, role, options);
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
   return {
     ...service,
     config,
     log,
     db,
+    get web(): FastifyInstance {
+      if (!service.server) throw new Error(`role ${role} has no HTTP server`);
+      return service.server;
+    },
     async close() {
       await service.stop();
       await db.end();
@@ -86,4 +102,11 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/** A fresh API key for the service's database; returns the Authorization header. */
+export async function apiAuth(svc: TestService): Promise<{ authorization: string }> {
+  const db = createDatabase(svc.db);
+  const { key } = await new ApiKeyService(db, new AuditRepository(db)).create(uniqueName('key'), 'test');
+  return { authorization: `Bearer ${key}` };
 }

@@ -53,7 +53,11 @@ export function slashCommand(
   return postSlack(server, form.toString(), 'application/x-www-form-urlencoded', options);
 }
 
-export function interaction(server: FastifyInstance, payload: Record<string, unknown>, options?: SignedOptions) {
+export function interaction(
+  server: FastifyInstance,
+  payload: Record<string, unknown>,
+  options?: SignedOptions,
+) {
   const form = new URLSearchParams({ payload: JSON.stringify(payload) });
   return postSlack(server, form.toString(), 'application/x-www-form-urlencoded', options);
 }
@@ -144,7 +148,9 @@ export function blockAction(
     team: { id: 'T0001', domain: 'acme' },
     channel: { id: 'C0CHANNEL1', name: 'sales' },
     response_url: `${SLACK_HOST}/actions/T0001/1/response`,
-    actions: [{ type: 'button', block_id: 'b', action_ts: '1.2', text: { type: 'plain_text', text: 'x' }, ...action }],
+    actions: [
+      { type: 'button', block_id: 'b', action_ts: '1.2', text: { type: 'plain_text', text: 'x' }, ...action },
+    ],
     ...extra,
   };
 }

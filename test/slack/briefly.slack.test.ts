@@ -2,7 +2,14 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CALLBACKS, COMMANDS, SETTINGS_FORM_BLOCKS } from '../../blocks/ids.ts';
 import { ADMIN_USER, startTestService, type TestService } from '../helpers/service.ts';
-import { event, fakeAuthTest, interaction, slackApi, slashCommand, viewSubmission } from '../helpers/slack.ts';
+import {
+  event,
+  fakeAuthTest,
+  interaction,
+  slackApi,
+  slashCommand,
+  viewSubmission,
+} from '../helpers/slack.ts';
 
 let svc: TestService;
 
@@ -20,7 +27,11 @@ afterAll(async () => {
 
 describe('/briefly', () => {
   it('when anyone runs /briefly help, then the help lists the commands they may use', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.briefly, text: 'help', user_id: 'UNOBODY001' });
+    const res = await slashCommand(svc.web, {
+      command: COMMANDS.briefly,
+      text: 'help',
+      user_id: 'UNOBODY001',
+    });
     const body = res.json();
     expect(body.response_type).toBe('ephemeral');
     const text = JSON.stringify(body.blocks);
@@ -30,36 +41,52 @@ describe('/briefly', () => {
   });
 
   it('when an admin runs /briefly, then help also lists settings and reps add', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.briefly, user_id: ADMIN_USER });
+    const res = await slashCommand(svc.web, { command: COMMANDS.briefly, user_id: ADMIN_USER });
     const text = JSON.stringify(res.json().blocks);
     expect(text).toContain('/briefly settings');
     expect(text).toContain('/reps add');
   });
 
   it('when the subcommand is unknown, then the answer says so and shows help', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.briefly, text: 'dance', user_id: ADMIN_USER });
+    const res = await slashCommand(svc.web, {
+      command: COMMANDS.briefly,
+      text: 'dance',
+      user_id: ADMIN_USER,
+    });
     expect(JSON.stringify(res.json().blocks)).toContain("I don't know `dance`");
   });
 
   it('when a non-admin runs /briefly settings, then they are told only admins may', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.briefly, text: 'settings', user_id: 'UNOBODY001' });
+    const res = await slashCommand(svc.web, {
+      command: COMMANDS.briefly,
+      text: 'settings',
+      user_id: 'UNOBODY001',
+    });
     expect(res.json().text).toMatch(/Only Briefly admins/);
   });
 
   it('when an admin saves settings, then the channels are stored and shown prefilled next time', async () => {
     const open = slackApi('views.open');
-    await slashCommand(svc.server!, { command: COMMANDS.briefly, text: 'settings', user_id: ADMIN_USER });
+    await slashCommand(svc.web, { command: COMMANDS.briefly, text: 'settings', user_id: ADMIN_USER });
     await vi.waitFor(() => expect(open.scope.isDone()).toBe(true));
-    expect((open.captured[0] as { view: { callback_id: string } }).view.callback_id).toBe(CALLBACKS.settingsForm);
+    expect((open.captured[0] as { view: { callback_id: string } }).view.callback_id).toBe(
+      CALLBACKS.settingsForm,
+    );
 
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.settingsForm,
         values: {
-          [SETTINGS_FORM_BLOCKS.alert_channel]: { value: { type: 'conversations_select', selected_conversation: 'C0ALERTS01' } },
-          [SETTINGS_FORM_BLOCKS.stats_channel]: { value: { type: 'conversations_select', selected_conversation: 'C0STATS001' } },
-          [SETTINGS_FORM_BLOCKS.approvals_channel]: { value: { type: 'conversations_select', selected_conversation: null } },
+          [SETTINGS_FORM_BLOCKS.alert_channel]: {
+            value: { type: 'conversations_select', selected_conversation: 'C0ALERTS01' },
+          },
+          [SETTINGS_FORM_BLOCKS.stats_channel]: {
+            value: { type: 'conversations_select', selected_conversation: 'C0STATS001' },
+          },
+          [SETTINGS_FORM_BLOCKS.approvals_channel]: {
+            value: { type: 'conversations_select', selected_conversation: null },
+          },
         },
       }),
     );
@@ -71,25 +98,37 @@ describe('/briefly', () => {
     ]);
 
     const again = slackApi('views.open');
-    await slashCommand(svc.server!, { command: COMMANDS.briefly, text: 'settings', user_id: ADMIN_USER });
+    await slashCommand(svc.web, { command: COMMANDS.briefly, text: 'settings', user_id: ADMIN_USER });
     await vi.waitFor(() => expect(again.scope.isDone()).toBe(true));
-    const blocks = (again.captured[0] as { view: { blocks: { element: { initial_conversation?: string } }[] } }).view.blocks;
-    expect(blocks.map((b) => b.element.initial_conversation)).toEqual(['C0ALERTS01', 'C0STATS001', undefined]);
+    const blocks = (
+      again.captured[0] as { view: { blocks: { element: { initial_conversation?: string } }[] } }
+    ).view.blocks;
+    expect(blocks.map((b) => b.element.initial_conversation)).toEqual([
+      'C0ALERTS01',
+      'C0STATS001',
+      undefined,
+    ]);
   });
 
   it('when a settings value is not a channel id, then the field gets an inline error', async () => {
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.settingsForm,
         values: {
-          [SETTINGS_FORM_BLOCKS.alert_channel]: { value: { type: 'conversations_select', selected_conversation: 'nope' } },
+          [SETTINGS_FORM_BLOCKS.alert_channel]: {
+            value: { type: 'conversations_select', selected_conversation: 'nope' },
+          },
         },
       }),
     );
     expect(res.json()).toEqual({
       response_action: 'errors',
-      errors: { [SETTINGS_FORM_BLOCKS.alert_channel]: expect.stringMatching(/Alert channel must be a Slack channel id/) },
+      errors: {
+        [SETTINGS_FORM_BLOCKS.alert_channel]: expect.stringMatching(
+          /Alert channel must be a Slack channel id/,
+        ),
+      },
     });
   });
 });
@@ -100,7 +139,12 @@ describe('App Home', () => {
       `INSERT INTO reps (name, email, time_zone, slack_user_id, briefing_time) VALUES ('Cleo', 'cleo@acme.com', 'Australia/Lord_Howe', 'UCLEO00001', '07:45')`,
     );
     const publish = slackApi('views.publish');
-    const res = await event(svc.server!, { type: 'app_home_opened', user: 'UCLEO00001', channel: 'D0001', tab: 'home' });
+    const res = await event(svc.web, {
+      type: 'app_home_opened',
+      user: 'UCLEO00001',
+      channel: 'D0001',
+      tab: 'home',
+    });
     expect(res.statusCode).toBe(200);
     await vi.waitFor(() => expect(publish.scope.isDone()).toBe(true));
     const sent = publish.captured[0] as { user_id: string; view: { type: string; blocks: unknown[] } };
@@ -115,7 +159,7 @@ describe('App Home', () => {
 
   it('when someone who is not a rep opens Home, then it says how to get set up', async () => {
     const publish = slackApi('views.publish');
-    await event(svc.server!, { type: 'app_home_opened', user: 'UNOBODY001', channel: 'D0002', tab: 'home' });
+    await event(svc.web, { type: 'app_home_opened', user: 'UNOBODY001', channel: 'D0002', tab: 'home' });
     await vi.waitFor(() => expect(publish.scope.isDone()).toBe(true));
     expect(JSON.stringify(publish.captured[0])).toContain('not set up as a rep yet');
   });

@@ -40,14 +40,18 @@ describe('Slack request signing', () => {
   });
 
   it('when a request is signed with the wrong secret, then it is rejected with 401 and no handler runs', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.briefly, user_id: ADMIN_USER }, { secret: 'wrong' });
+    const res = await slashCommand(
+      svc.web,
+      { command: COMMANDS.briefly, user_id: ADMIN_USER },
+      { secret: 'wrong' },
+    );
     expect(res.statusCode).toBe(401);
     expect(res.json().message).toMatch(/does not match/);
   });
 
   it('when the timestamp is older than 5 minutes, then the request is rejected with 401', async () => {
     const res = await slashCommand(
-      svc.server!,
+      svc.web,
       { command: COMMANDS.briefly, user_id: ADMIN_USER },
       { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 },
     );
@@ -56,24 +60,28 @@ describe('Slack request signing', () => {
   });
 
   it('when the signature headers are missing, then the request is rejected with 401', async () => {
-    const res = await svc.server!.inject({ method: 'POST', url: '/slack/events', payload: 'command=%2Fbriefly' });
+    const res = await svc.web.inject({
+      method: 'POST',
+      url: '/slack/events',
+      payload: 'command=%2Fbriefly',
+    });
     expect(res.statusCode).toBe(401);
   });
 
   it('when a signed interaction payload is not JSON, then the answer is 400 naming the payload field', async () => {
-    const res = await postSlack(svc.server!, 'payload=%7Bnot-json', 'application/x-www-form-urlencoded');
+    const res = await postSlack(svc.web, 'payload=%7Bnot-json', 'application/x-www-form-urlencoded');
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toMatch(/"payload" field is not valid JSON/);
   });
 
   it('when a signed body is neither a command nor an interaction, then the answer is 400', async () => {
-    const res = await postSlack(svc.server!, 'hello=world', 'application/x-www-form-urlencoded');
+    const res = await postSlack(svc.web, 'hello=world', 'application/x-www-form-urlencoded');
     expect(res.statusCode).toBe(400);
   });
 
   it('when Slack verifies the events URL, then the challenge is echoed', async () => {
     const res = await postSlack(
-      svc.server!,
+      svc.web,
       JSON.stringify({ type: 'url_verification', challenge: 'abc123', token: 'x' }),
       'application/json',
     );
@@ -81,7 +89,7 @@ describe('Slack request signing', () => {
   });
 
   it('when Slack sends an ssl_check, then the answer is an empty 200', async () => {
-    const res = await postSlack(svc.server!, 'ssl_check=1&token=x', 'application/x-www-form-urlencoded');
+    const res = await postSlack(svc.web, 'ssl_check=1&token=x', 'application/x-www-form-urlencoded');
     expect(res.statusCode).toBe(200);
   });
 });

@@ -62,7 +62,11 @@ async function countReps(): Promise<number> {
 describe('/reps', () => {
   it('when a non-admin runs /reps add, then they get an ephemeral explanation and no modal opens', async () => {
     const views = slackApi('views.open');
-    const res = await slashCommand(svc.server!, { command: COMMANDS.reps, text: 'add', user_id: 'UNOBODY001' });
+    const res = await slashCommand(svc.web, {
+      command: COMMANDS.reps,
+      text: 'add',
+      user_id: 'UNOBODY001',
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.response_type).toBe('ephemeral');
@@ -72,10 +76,13 @@ describe('/reps', () => {
 
   it('when an admin runs /reps add, then the add-rep modal opens with every field', async () => {
     const views = slackApi('views.open');
-    const res = await slashCommand(svc.server!, { command: COMMANDS.reps, text: 'add', user_id: ADMIN_USER });
+    const res = await slashCommand(svc.web, { command: COMMANDS.reps, text: 'add', user_id: ADMIN_USER });
     expect(res.statusCode).toBe(200);
     await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
-    const sent = views.captured[0] as { trigger_id: string; view: { callback_id: string; blocks: { block_id: string }[] } };
+    const sent = views.captured[0] as {
+      trigger_id: string;
+      view: { callback_id: string; blocks: { block_id: string }[] };
+    };
     expect(sent.trigger_id).toBe('1234.5678.trigger');
     expect(sent.view.callback_id).toBe(CALLBACKS.repForm);
     expect(sent.view.blocks.map((b) => b.block_id)).toEqual(Object.values(REP_FORM_BLOCKS));
@@ -86,7 +93,7 @@ describe('/reps', () => {
     slackApi('users.info', { ok: true, user: { id: REP_USER, real_name: 'Ana Lima', tz: 'Europe/Paris' } });
     const before = await countReps();
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.repForm,
         values: formValues({ email: { type: 'plain_text_input', value: 'not-an-email' } }),
@@ -103,7 +110,7 @@ describe('/reps', () => {
   it('when the modal is submitted with an unknown time zone, then the time zone field gets the error', async () => {
     slackApi('users.info', { ok: true, user: { id: REP_USER, real_name: 'Ana Lima' } });
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.repForm,
         values: formValues({ timeZone: { type: 'plain_text_input', value: 'Mars/Olympus' } }),
@@ -117,17 +124,20 @@ describe('/reps', () => {
 
   it('when a non-admin submits the modal, then it is refused inline', async () => {
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission('UNOBODY001', { callback_id: CALLBACKS.repForm, values: formValues() }),
     );
     expect(res.json().errors[REP_FORM_BLOCKS.user]).toMatch(/Only Briefly admins and managers/);
   });
 
   it('when a valid modal is submitted, then the rep is stored with the Slack name and the admin is told', async () => {
-    const info = slackApi('users.info', { ok: true, user: { id: REP_USER, real_name: 'Ana Lima', tz: 'Europe/Paris' } });
+    const info = slackApi('users.info', {
+      ok: true,
+      user: { id: REP_USER, real_name: 'Ana Lima', tz: 'Europe/Paris' },
+    });
     const ephemeral = slackApi('chat.postEphemeral');
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.repForm,
         private_metadata: JSON.stringify({ channelId: 'C0CHANNEL1' }),
@@ -156,7 +166,7 @@ describe('/reps', () => {
   it('when the same email is added again, then the email field says it is already used', async () => {
     slackApi('users.info', { ok: true, user: { id: 'UREP000002', real_name: 'Other' } });
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.repForm,
         values: formValues({ user: { type: 'users_select', selected_user: 'UREP000002' } }),
@@ -173,7 +183,12 @@ describe('/reps', () => {
     const update = slackApi('views.update');
     const payload = blockAction(
       ADMIN_USER,
-      { type: 'users_select', action_id: ACTIONS.repUserPicked, block_id: REP_FORM_BLOCKS.user, selected_user: 'UREP000003' },
+      {
+        type: 'users_select',
+        action_id: ACTIONS.repUserPicked,
+        block_id: REP_FORM_BLOCKS.user,
+        selected_user: 'UREP000003',
+      },
       {
         container: { type: 'view', view_id: 'V0VIEW' },
         view: {
@@ -181,14 +196,22 @@ describe('/reps', () => {
           hash: '1.abc',
           callback_id: CALLBACKS.repForm,
           private_metadata: '{}',
-          state: { values: formValues({ user: { type: 'users_select', selected_user: 'UREP000003' }, email: { type: 'plain_text_input', value: null }, timeZone: { type: 'plain_text_input', value: null } }) },
+          state: {
+            values: formValues({
+              user: { type: 'users_select', selected_user: 'UREP000003' },
+              email: { type: 'plain_text_input', value: null },
+              timeZone: { type: 'plain_text_input', value: null },
+            }),
+          },
         },
       },
     );
-    const res = await interaction(svc.server!, payload);
+    const res = await interaction(svc.web, payload);
     expect(res.statusCode).toBe(200);
     await vi.waitFor(() => expect(update.scope.isDone()).toBe(true));
-    const view = (update.captured[0] as { view: { blocks: { block_id: string; element: Record<string, unknown> }[] } }).view;
+    const view = (
+      update.captured[0] as { view: { blocks: { block_id: string; element: Record<string, unknown> }[] } }
+    ).view;
     const email = view.blocks.find((b) => b.block_id.startsWith(REP_FORM_BLOCKS.email));
     const tz = view.blocks.find((b) => b.block_id.startsWith(REP_FORM_BLOCKS.timeZone));
     expect(email?.element.initial_value).toBe('bo@acme.com');
@@ -200,13 +223,16 @@ describe('/reps', () => {
     await svc.db.query(
       `INSERT INTO reps (name, email, time_zone) SELECT 'Zz Rep ' || lpad(i::text, 2, '0'), 'zz' || i || '@acme.com', 'UTC' FROM generate_series(1, 24) i`,
     );
-    const res = await slashCommand(svc.server!, { command: COMMANDS.reps, user_id: ADMIN_USER });
+    const res = await slashCommand(svc.web, { command: COMMANDS.reps, user_id: ADMIN_USER });
     const body = res.json();
     expect(body.response_type).toBe('ephemeral');
     const reps = body.blocks.filter((b: { block_id?: string }) => b.block_id?.startsWith('rep:'));
     expect(reps).toHaveLength(20);
     const actions = body.blocks.filter((b: { block_id?: string }) => b.block_id?.startsWith('rep_actions:'));
-    expect(actions[0].elements.map((e: { action_id: string }) => e.action_id)).toEqual([ACTIONS.repEdit, ACTIONS.repRemove]);
+    expect(actions[0].elements.map((e: { action_id: string }) => e.action_id)).toEqual([
+      ACTIONS.repEdit,
+      ACTIONS.repRemove,
+    ]);
     expect(actions[0].elements[1].confirm.title.text).toBe('Remove this rep?');
     const pager = body.blocks.find((b: { block_id?: string }) => b.block_id === 'reps_pager');
     const next = pager.elements.find((e: { action_id: string }) => e.action_id.startsWith(ACTIONS.repsPage));
@@ -219,15 +245,17 @@ describe('/reps', () => {
         return true;
       })
       .reply(200, { ok: true });
-    await interaction(svc.server!, blockAction(ADMIN_USER, { action_id: next.action_id, value: '1' }));
+    await interaction(svc.web, blockAction(ADMIN_USER, { action_id: next.action_id, value: '1' }));
     await vi.waitFor(() => expect(hook.isDone()).toBe(true));
     expect(replaced?.replace_original).toBe(true);
-    const page2 = (replaced?.blocks as { block_id?: string }[]).filter((b) => b.block_id?.startsWith('rep:'));
+    const page2 = ((replaced?.blocks ?? []) as { block_id?: string }[]).filter((b) =>
+      b.block_id?.startsWith('rep:'),
+    );
     expect(page2).toHaveLength(5);
   });
 
   it('when a rep views /reps, then there are no Edit/Remove buttons', async () => {
-    const res = await slashCommand(svc.server!, { command: COMMANDS.reps, user_id: 'UNOBODY001' });
+    const res = await slashCommand(svc.web, { command: COMMANDS.reps, user_id: 'UNOBODY001' });
     const blocks = res.json().blocks as { block_id?: string }[];
     expect(blocks.some((b) => b.block_id?.startsWith('rep_actions:'))).toBe(false);
   });
@@ -235,9 +263,13 @@ describe('/reps', () => {
   it('when an admin presses Edit, then the modal opens prefilled with the rep', async () => {
     const { rows } = await svc.db.query('SELECT id FROM reps WHERE slack_user_id = $1', [REP_USER]);
     const views = slackApi('views.open');
-    await interaction(svc.server!, blockAction(ADMIN_USER, { action_id: ACTIONS.repEdit, value: rows[0].id }));
+    await interaction(svc.web, blockAction(ADMIN_USER, { action_id: ACTIONS.repEdit, value: rows[0].id }));
     await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
-    const view = (views.captured[0] as { view: { private_metadata: string; blocks: { element: Record<string, unknown> }[] } }).view;
+    const view = (
+      views.captured[0] as {
+        view: { private_metadata: string; blocks: { element: Record<string, unknown> }[] };
+      }
+    ).view;
     expect(JSON.parse(view.private_metadata).repId).toBe(rows[0].id);
     expect(view.blocks[0]?.element.initial_user).toBe(REP_USER);
     expect(view.blocks[1]?.element.initial_value).toBe('ana@acme.com');
@@ -248,7 +280,7 @@ describe('/reps', () => {
     const { rows } = await svc.db.query('SELECT id FROM reps WHERE slack_user_id = $1', [REP_USER]);
     slackApi('users.info', { ok: true, user: { id: REP_USER, real_name: 'Ana Lima' } });
     const res = await interaction(
-      svc.server!,
+      svc.web,
       viewSubmission(ADMIN_USER, {
         callback_id: CALLBACKS.repForm,
         private_metadata: JSON.stringify({ repId: rows[0].id }),
@@ -269,7 +301,10 @@ describe('/reps', () => {
         return true;
       })
       .reply(200, { ok: true });
-    await interaction(svc.server!, blockAction('UNOBODY001', { action_id: ACTIONS.repRemove, value: rows[0].id }));
+    await interaction(
+      svc.web,
+      blockAction('UNOBODY001', { action_id: ACTIONS.repRemove, value: rows[0].id }),
+    );
     await vi.waitFor(() => expect(hook.isDone()).toBe(true));
     expect(String(said?.text)).toMatch(/Only Briefly admins and managers/);
     expect((await svc.db.query('SELECT 1 FROM reps WHERE id = $1', [rows[0].id])).rowCount).toBe(1);
@@ -285,7 +320,7 @@ describe('/reps', () => {
         return true;
       })
       .reply(200, { ok: true });
-    await interaction(svc.server!, blockAction(REP_USER, { action_id: ACTIONS.repRemove, value: rows[0].id }));
+    await interaction(svc.web, blockAction(REP_USER, { action_id: ACTIONS.repRemove, value: rows[0].id }));
     await vi.waitFor(() => expect(hook.isDone()).toBe(true));
     expect(replaced?.replace_original).toBe(true);
     expect(String(replaced?.text)).toContain('Removed Ana Lima (ana@acme.com)');

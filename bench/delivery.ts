@@ -1,0 +1,178 @@
+/**
+ * npm run bench:delivery: 20,000 messages accepted through the HTTP API and delivered to a fake
+ * SendGrid on loopback, plus BullMQ's raw no-op throughput on the same Redis for comparison.
+ * The service runs as it would in production: a `web` process and `worker` process(es)
+ * (BENCH_WORKERS, default 1), separate from this load generator. Prints figures; asserts nothing.
+ * BENCH_MESSAGES overrides the count.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
+import { AuditRepository } from '../src/audit/audit.repository.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { createDatabase, createPool } from '../src/db/client.ts';
+import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
+import { spawnService } from './spawn.ts';
+
+const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const HTTP_CONCURRENCY = 64;
+
+async function dropDatabase(url: string) {
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  u.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: u.toString() });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.end();
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
+async function rawBullmq(redisUrl: string, total: number): Promise<number> {
+  const prefix = `bench_noop_${randomBytes(3).toString('hex')}`;
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('noop', { connection, prefix });
+  let done = 0;
+  const started = performance.now();
+  const worker = new Worker('noop', async () => undefined, {
+    connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+    prefix,
+    concurrency: 100,
+  });
+  worker.on('completed', () => {
+    done++;
+  });
+  for (let i = 0; i < total; i += 1_000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1_000, total - i) }, (_, j) => ({
+        name: 'noop',
+        data: { messageId: `m${i + j}` },
+        opts: { jobId: `noop-${i + j}`, removeOnComplete: true },
+      })),
+    );
+  }
+  await waitFor(() => done >= total, 120_000);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+  return total / seconds;
+}
+
+async function main() {
+  const sendgrid = await startFakeSendgrid();
+  const name = `briefly_bench_${randomBytes(3).toString('hex')}`;
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+    QUEUE_PREFIX: name,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    EMAIL_PROVIDERS: 'sendgrid',
+    SENDGRID_API_KEY: 'SG.bench-key',
+    SENDGRID_BASE_URL: sendgrid.url,
+    API_RATE_LIMIT_PER_MINUTE: '10000000',
+    DELIVERY_CONCURRENCY: process.env.DELIVERY_CONCURRENCY ?? '100',
+    SLACK_BOT_TOKEN: '',
+    SLACK_SIGNING_SECRET: '',
+    SLACK_APP_TOKEN: '',
+  };
+  const config = loadConfig(env);
+  const web = await spawnService('web', env);
+  const workers = await Promise.all(
+    Array.from({ length: Number(process.env.BENCH_WORKERS ?? 1) }, () => spawnService('worker', env)),
+  );
+  const service = { url: web.url };
+  const pool = createPool(config.databaseUrl, 2);
+  const db = createDatabase(pool);
+  const { key } = await new ApiKeyService(db, new AuditRepository(db)).create('bench', 'bench');
+
+  console.log(
+    `Delivery benchmark: ${TOTAL} messages, HTTP concurrency ${HTTP_CONCURRENCY}, ${config.delivery.concurrency} delivery workers`,
+  );
+  const acceptedAt = new Map<string, number>();
+  let next = 0;
+  let rejected = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: HTTP_CONCURRENCY }, async () => {
+      while (next < TOTAL) {
+        const i = next++;
+        const res = await fetch(`${service.url}/v1/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            to: [`lead${i}@client.test`],
+            subject: `Your invoice #${i}`,
+            text: `Hello, invoice ${i} is attached.`,
+            html: `<p>Hello, invoice <b>${i}</b> is attached.</p>`,
+            tags: ['bench'],
+          }),
+        });
+        if (res.status !== 202) {
+          rejected++;
+          await res.text();
+          continue;
+        }
+        const { id } = (await res.json()) as { id: string };
+        acceptedAt.set(id, performance.now());
+      }
+    }),
+  );
+  const acceptSeconds = (performance.now() - started) / 1000;
+  const all = await waitFor(() => sendgrid.receivedAt.size >= acceptedAt.size, 600_000);
+  const deliveredSeconds = (performance.now() - started) / 1000;
+  await waitFor(async () => {
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM messages WHERE status = 'sent'");
+    return rows[0].n >= acceptedAt.size;
+  }, 120_000);
+  const recordedSeconds = (performance.now() - started) / 1000;
+
+  const latencies = [...acceptedAt.entries()]
+    .map(([id, at]) => (sendgrid.receivedAt.get(id) ?? Number.NaN) - at)
+    .filter((ms) => Number.isFinite(ms))
+    .sort((a, b) => a - b);
+  await Promise.all([web, ...workers].map((p) => p.stop()));
+  await pool.end();
+  await dropDatabase(config.databaseUrl);
+
+  const noopPerSecond = await rawBullmq(config.redisUrl, TOTAL);
+  const deliveredPerSecond = sendgrid.receivedAt.size / deliveredSeconds;
+  await sendgrid.close();
+
+  const f = (n: number) => n.toFixed(0);
+  console.log(
+    `accepted:               ${acceptedAt.size} (${rejected} rejected) in ${acceptSeconds.toFixed(2)} s = ${f(acceptedAt.size / acceptSeconds)}/s`,
+  );
+  console.log(
+    `delivered to provider:  ${sendgrid.receivedAt.size}${all ? '' : ' (TIMED OUT)'} in ${deliveredSeconds.toFixed(2)} s end to end = ${f(deliveredPerSecond)}/s`,
+  );
+  console.log(
+    `status 'sent' recorded: all by ${recordedSeconds.toFixed(2)} s; duplicates at provider: ${sendgrid.duplicates()}`,
+  );
+  console.log(
+    `accept -> provider:     p50 ${f(percentile(latencies, 50))} ms, p99 ${f(percentile(latencies, 99))} ms, max ${f(latencies.at(-1) ?? Number.NaN)} ms`,
+  );
+  console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
+  console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);
+  console.log(`target >= 1000 delivered/s: ${deliveredPerSecond >= 1000 ? 'met' : 'NOT met'}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

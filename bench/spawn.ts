@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Starts `briefly start --role <role>` as its own process and resolves once it logs "ready". */
+export async function spawnService(
+  role: 'web' | 'worker' | 'all',
+  env: Record<string, string | undefined>,
+): Promise<{ url?: string; stop(): Promise<void> }> {
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--role', role],
+    {
+      cwd: ROOT,
+      env: { ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string | undefined>((resolve, reject) => {
+    let buffer = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      for (const line of buffer.split('\n')) {
+        if (line.includes('Briefly ready')) resolve(/at (http:\/\/\S+?)"/.exec(line)?.[1]);
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`${role} exited with ${code} before it was ready:\n${buffer}`)),
+    );
+  });
+  child.stdout?.resume();
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,31 @@
+import { Body, Container, Head, Hr, Html, Preview, Section, Text } from '@react-email/components';
+import type { ReactNode } from 'react';
+
+/** The frame every Briefly email shares: preview line, a narrow column, a quiet footer. */
+export function Layout({
+  preview,
+  children,
+  footer,
+}: {
+  preview: string;
+  children: ReactNode;
+  footer?: string;
+}) {
+  return (
+    <Html lang="en">
+      <Head />
+      <Preview>{preview}</Preview>
+      <Body style={{ backgroundColor: '#f6f7f9', fontFamily: 'Helvetica, Arial, sans-serif', margin: 0 }}>
+        <Container
+          style={{ backgroundColor: '#ffffff', maxWidth: '600px', padding: '24px', margin: '16px auto' }}
+        >
+          <Section>{children}</Section>
+          <Hr style={{ borderColor: '#e5e7eb', margin: '24px 0 12px' }} />
+          <Text style={{ color: '#6b7280', fontSize: '12px', margin: 0 }}>
+            {footer ?? 'Sent by Briefly.'}
+          </Text>
+        </Container>
+      </Body>
+    </Html>
+  );
+}

@@ -1,0 +1,42 @@
+import client from 'prom-client';
+
+export interface DeliveryMetrics {
+  messages: client.Counter<'status' | 'provider'>;
+  providerDuration: client.Histogram<'provider' | 'outcome'>;
+}
+
+/**
+ * Delivery metrics on the process registry. Counters are per process (Prometheus sums them);
+ * circuit state is read from Redis at scrape time because it is shared by every process.
+ */
+export function createDeliveryMetrics(
+  registry: client.Registry,
+  circuitStates?: () => Promise<{ provider: string; state: 'open' | 'closed' }[]>,
+): DeliveryMetrics {
+  const messages = new client.Counter({
+    name: 'briefly_messages_total',
+    help: 'Message state changes made by this process, by status and provider',
+    labelNames: ['status', 'provider'] as const,
+    registers: [registry],
+  });
+  const providerDuration = new client.Histogram({
+    name: 'briefly_email_provider_duration_seconds',
+    help: 'Duration of email provider send calls, by provider and outcome',
+    labelNames: ['provider', 'outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  if (circuitStates) {
+    new client.Gauge({
+      name: 'briefly_email_provider_circuit_open',
+      help: '1 when the provider circuit is open (traffic goes to the next provider), else 0',
+      labelNames: ['provider'] as const,
+      registers: [registry],
+      async collect() {
+        for (const state of await circuitStates())
+          this.set({ provider: state.provider }, state.state === 'open' ? 1 : 0);
+      },
+    });
+  }
+  return { messages, providerDuration };
+}

@@ -1,0 +1,514 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { MESSAGE_STATUSES, StoredAddress } from '../db/schema.ts';
+import { MicroBatcher } from '../shared/micro-batcher.ts';
+import type { MessageFilter } from './message.schemas.ts';
+
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export type Priority = 'high' | 'normal' | 'low';
+
+export interface MessageRow {
+  id: string;
+  kind: string;
+  status: MessageStatus;
+  priority: Priority;
+  from_address: StoredAddress;
+  to: StoredAddress[];
+  cc: StoredAddress[];
+  bcc: StoredAddress[];
+  reply_to: StoredAddress | null;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  template: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  send_at: Date;
+  round: number;
+  attempts: number;
+  provider: string | null;
+  provider_message_id: string | null;
+  last_error: string | null;
+  sent_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface EventRow {
+  type: string;
+  at: Date;
+  provider: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface NewMessage {
+  kind: string;
+  priority: Priority;
+  from: StoredAddress;
+  to: StoredAddress[];
+  cc: StoredAddress[];
+  bcc: StoredAddress[];
+  replyTo?: StoredAddress;
+  subject: string;
+  html?: string;
+  text?: string;
+  template?: string;
+  templateData?: Record<string, unknown>;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  sendAt?: Date;
+  apiKeyId?: string;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+/** What the delivery worker needs to enqueue a job: the deterministic id comes from id + round. */
+export interface QueueRef {
+  id: string;
+  round: number;
+  priority: Priority;
+  send_at: Date;
+}
+
+export interface InsertResult {
+  row: QueueRef & { status: MessageStatus };
+  created: boolean;
+  requestHash?: string;
+}
+
+export interface ProviderEvent {
+  eventId: string;
+  type: string;
+  at: Date;
+  email: string;
+  messageId?: string;
+  providerMessageId?: string;
+  detail: Record<string, unknown>;
+  suppress: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string): boolean => UUID.test(value);
+
+/** Webhook event types that are also message statuses (others, like processed, are trail only). */
+const STATUS_EVENTS = new Set<string>([
+  'delivered',
+  'opened',
+  'clicked',
+  'bounced',
+  'dropped',
+  'spam_report',
+  'unsubscribed',
+]);
+
+/**
+ * The delivery layer's storage. Hot-path statements are single SQL statements (CTEs) so a state
+ * change and its trail event are written atomically without a transaction round trip.
+ */
+export class MessageRepository {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * Inserts the message with its `accepted` and `queued` events in one statement. With an
+   * idempotency key already used by this API key, nothing is inserted and the existing row is returned.
+   */
+  /**
+   * Inserts the message with its `accepted` and `queued` events. Concurrent calls are batched into
+   * one statement (see MicroBatcher): under load that is one commit for many accepted messages
+   * instead of one each. With an idempotency key already used by this API key, nothing is inserted
+   * and the existing row is returned.
+   */
+  insert(m: NewMessage): Promise<InsertResult> {
+    return this.inserts.add(m);
+  }
+
+  private readonly inserts = new MicroBatcher<NewMessage, InsertResult>(
+    (batch) => this.insertMany(batch),
+    200,
+  );
+
+  private async insertMany(batch: NewMessage[]): Promise<InsertResult[]> {
+    const ids = batch.map(() => randomUUID());
+    const params: unknown[] = [];
+    const values = batch.map((m, index) => {
+      const row = [
+        ids[index],
+        m.kind,
+        m.priority,
+        JSON.stringify(m.from),
+        JSON.stringify(m.to),
+        JSON.stringify(m.cc),
+        JSON.stringify(m.bcc),
+        m.replyTo ? JSON.stringify(m.replyTo) : null,
+        m.subject,
+        m.html ?? null,
+        m.text ?? null,
+        m.template ?? null,
+        m.templateData ? JSON.stringify(m.templateData) : null,
+        m.tags,
+        JSON.stringify(m.metadata),
+        m.sendAt ?? null,
+        m.apiKeyId ?? null,
+        m.idempotencyKey ?? null,
+        m.requestHash ?? null,
+      ];
+      const base = params.length;
+      params.push(...row);
+      const p = row.map((_, i) => `$${base + i + 1}`);
+      p[15] = `coalesce(${p[15]}::timestamptz, now())`;
+      p[0] = `${p[0]}::uuid`;
+      p[13] = `${p[13]}::text[]`;
+      p[16] = `${p[16]}::uuid`;
+      return `(${p.join(', ')})`;
+    });
+    const { rows } = await this.pool.query(
+      `WITH m AS (
+         INSERT INTO messages (id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
+           template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash)
+         VALUES ${values.join(', ')}
+         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+         RETURNING id, round, priority, send_at, status
+       ), e AS (
+         INSERT INTO message_events (message_id, type) SELECT id, 'accepted' FROM m UNION ALL SELECT id, 'queued' FROM m
+       )
+       SELECT * FROM m`,
+      params,
+    );
+    const created = new Map<string, QueueRef & { status: MessageStatus }>(rows.map((r) => [r.id, r]));
+    return Promise.all(
+      batch.map(async (m, index): Promise<InsertResult> => {
+        const row = created.get(ids[index] ?? '');
+        if (row) return { row, created: true };
+        const existing = await this.pool.query(
+          'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE api_key_id = $1 AND idempotency_key = $2',
+          [m.apiKeyId, m.idempotencyKey],
+        );
+        const found = existing.rows[0];
+        if (!found) throw new Error('idempotent insert found neither a new nor an existing row');
+        return { row: found, created: false, requestHash: found.request_hash };
+      }),
+    );
+  }
+
+  async get(id: string): Promise<MessageRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    const { rows } = await this.pool.query('SELECT * FROM messages WHERE id = $1', [id]);
+    return rows[0];
+  }
+
+  async events(id: string): Promise<EventRow[]> {
+    const { rows } = await this.pool.query(
+      "SELECT type, at, provider, detail FROM message_events WHERE message_id = $1 ORDER BY date_trunc('second', at), id",
+      [id],
+    );
+    return rows;
+  }
+
+  async list(
+    filter: MessageFilter,
+    limit: number,
+    cursor?: { createdAt: Date; id: string },
+  ): Promise<MessageRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (filter.status) add('status = ?', filter.status);
+    if (filter.tag) add('tags @> ARRAY[?]::text[]', filter.tag);
+    if (filter.since) add('created_at >= ?', filter.since);
+    if (filter.until) add('created_at < ?', filter.until);
+    if (cursor) {
+      params.push(cursor.createdAt, cursor.id);
+      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(limit);
+    const { rows } = await this.pool.query(
+      `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows;
+  }
+
+  /**
+   * Moves a due message to `sending` (also from `sending`: a worker that died mid-send left it
+   * there, and its stalled job is being retried) and returns it with any suppressed recipients.
+   * Undefined when the message is gone or no longer sendable (sent, cancelled, ...). Concurrent
+   * claims from one worker process share a statement.
+   */
+  claim(id: string): Promise<(MessageRow & { suppressed: string[] }) | undefined> {
+    return this.claims.add(id);
+  }
+
+  private readonly claims = new MicroBatcher<string, (MessageRow & { suppressed: string[] }) | undefined>(
+    async (ids) => {
+      const { rows } = await this.pool.query(
+        `WITH m AS (
+           UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now()
+           WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'deferred', 'sending')
+           RETURNING *
+         ), e AS (
+           INSERT INTO message_events (message_id, type, detail)
+           SELECT id, 'sending', jsonb_build_object('attempt', attempts) FROM m
+         )
+         SELECT m.*, coalesce((
+           SELECT array_agg(s.email) FROM suppressions s
+           WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
+         ), '{}') AS suppressed
+         FROM m`,
+        [[...new Set(ids)]],
+      );
+      const byId = new Map(rows.map((row) => [row.id as string, row]));
+      return ids.map((id) => byId.get(id));
+    },
+    100,
+  );
+
+  /** Records the provider's acceptance; batched like claim(). */
+  markSent(
+    id: string,
+    provider: string,
+    providerMessageId: string | undefined,
+    detail: Record<string, unknown>,
+  ): Promise<undefined> {
+    return this.sents.add({ id, provider, providerMessageId, detail });
+  }
+
+  private readonly sents = new MicroBatcher<
+    { id: string; provider: string; providerMessageId: string | undefined; detail: Record<string, unknown> },
+    undefined
+  >(async (batch) => {
+    await this.pool.query(
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) AS v(id, provider, provider_message_id, detail)
+       ), m AS (
+         UPDATE messages SET provider = v.provider, provider_message_id = v.provider_message_id, sent_at = now(),
+           last_error = NULL, updated_at = now(),
+           status = CASE WHEN message_status_rank(messages.status) < message_status_rank('sent') THEN 'sent' ELSE messages.status END
+         FROM v WHERE messages.id = v.id
+         RETURNING messages.id, v.provider, v.detail
+       )
+       INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'sent', provider, detail FROM m`,
+      [
+        batch.map((b) => b.id),
+        batch.map((b) => b.provider),
+        batch.map((b) => b.providerMessageId ?? null),
+        batch.map((b) => JSON.stringify(b.detail)),
+      ],
+    );
+    return batch.map(() => undefined);
+  }, 100);
+
+  /** Records a state the worker reached (deferred, failed, suppressed) with its trail event. */
+  async markStatus(
+    id: string,
+    status: 'deferred' | 'failed' | 'suppressed',
+    error: string | null,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    await this.pool.query(
+      `WITH m AS (
+         UPDATE messages SET status = $2, last_error = $3, updated_at = now()
+         WHERE id = $1 AND status = 'sending' RETURNING id
+       )
+       INSERT INTO message_events (message_id, type, provider, detail) SELECT id, $2, $4, $5 FROM m`,
+      [id, status, error, (detail.provider as string | undefined) ?? null, JSON.stringify(detail)],
+    );
+  }
+
+  /** Cancels a message that has not started sending. Returns the status it has afterwards. */
+  async cancel(id: string, actor: string): Promise<{ cancelled: boolean; row?: MessageRow }> {
+    const { rows } = await this.pool.query(
+      `WITH m AS (
+         UPDATE messages SET status = 'cancelled', updated_at = now()
+         WHERE id = $1 AND status IN ('queued', 'deferred') RETURNING *
+       ), e AS (
+         INSERT INTO message_events (message_id, type, detail) SELECT id, 'cancelled', jsonb_build_object('by', $2::text) FROM m
+       )
+       SELECT * FROM m`,
+      [id, actor],
+    );
+    if (rows[0]) return { cancelled: true, row: rows[0] };
+    return { cancelled: false, row: await this.get(id) };
+  }
+
+  /** Puts matching failed (or deferred) messages back in the queue with a new round. */
+  async redrive(
+    filter: { status: 'failed' | 'deferred'; tag?: string; since?: string; until?: string; ids?: string[] },
+    limit: number,
+    actor: string,
+  ): Promise<QueueRef[]> {
+    const where = ['status = $1'];
+    const params: unknown[] = [filter.status];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (filter.tag) add('tags @> ARRAY[?]::text[]', filter.tag);
+    if (filter.since) add('created_at >= ?', filter.since);
+    if (filter.until) add('created_at < ?', filter.until);
+    if (filter.ids) add('id = ANY(?::uuid[])', filter.ids);
+    params.push(limit, actor);
+    const { rows } = await this.pool.query(
+      `WITH picked AS (
+         SELECT id FROM messages WHERE ${where.join(' AND ')} ORDER BY created_at LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED
+       ), m AS (
+         UPDATE messages SET status = 'queued', round = round + 1, attempts = 0, last_error = NULL,
+           send_at = greatest(send_at, now()), updated_at = now()
+         WHERE id IN (SELECT id FROM picked) RETURNING id, round, priority, send_at
+       ), e AS (
+         INSERT INTO message_events (message_id, type, detail)
+         SELECT id, 'queued', jsonb_build_object('redrive', true, 'by', $${params.length}::text) FROM m
+       )
+       SELECT * FROM m`,
+      params,
+    );
+    return rows;
+  }
+
+  /**
+   * Due messages whose job may be missing from Redis: queued or deferred and due, or stuck in
+   * `sending` longer than a worker lock can last (the worker died and Redis lost the job).
+   */
+  async dueForSweep(stuckAfterMs: number, limit: number): Promise<QueueRef[]> {
+    const { rows } = await this.pool.query(
+      `SELECT id, round, priority, send_at FROM messages
+       WHERE (status IN ('queued', 'deferred') AND send_at <= now())
+          OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000))
+       ORDER BY send_at LIMIT $2`,
+      [stuckAfterMs, limit],
+    );
+    return rows;
+  }
+
+  async deferred(limit: number): Promise<QueueRef[]> {
+    const { rows } = await this.pool.query(
+      `SELECT id, round, priority, send_at FROM messages WHERE status = 'deferred' ORDER BY send_at LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  }
+
+  /**
+   * Stores provider webhook events idempotently (one row per provider event id) and moves each
+   * message's status only forward (message_status_rank), so retries and reordering are harmless.
+   * Returns how many events were new and how many referred to no message of ours.
+   */
+  async applyProviderEvents(
+    provider: string,
+    events: ProviderEvent[],
+  ): Promise<{ stored: number; duplicates: number; unknown: number }> {
+    const client = await this.pool.connect();
+    let stored = 0;
+    let duplicates = 0;
+    let unknown = 0;
+    try {
+      await client.query('BEGIN');
+      for (const event of events) {
+        const id = event.messageId && isUuid(event.messageId) ? event.messageId : null;
+        const target = await client.query(
+          `SELECT id FROM messages WHERE ($1::uuid IS NOT NULL AND id = $1::uuid)
+             OR ($1::uuid IS NULL AND $2::text IS NOT NULL AND provider_message_id = $2::text) LIMIT 1`,
+          [id, event.providerMessageId ?? null],
+        );
+        const messageId: string | undefined = target.rows[0]?.id;
+        if (!messageId) {
+          unknown++;
+          continue;
+        }
+        const inserted = await client.query(
+          `INSERT INTO message_events (message_id, type, at, provider, provider_event_id, detail)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_event_id) DO NOTHING RETURNING id`,
+          [
+            messageId,
+            event.type,
+            event.at,
+            provider,
+            event.eventId,
+            JSON.stringify({ email: event.email, ...event.detail }),
+          ],
+        );
+        if (inserted.rowCount === 0) {
+          duplicates++;
+          continue;
+        }
+        stored++;
+        if (STATUS_EVENTS.has(event.type)) {
+          await client.query(
+            `UPDATE messages SET status = $2::message_status, updated_at = now()
+             WHERE id = $1 AND message_status_rank($2::message_status) > message_status_rank(status)`,
+            [messageId, event.type],
+          );
+        }
+        if (event.suppress) {
+          await client.query(
+            `INSERT INTO suppressions (email, reason, source, message_id) VALUES (lower($1), $2, $3, $4)
+             ON CONFLICT (email) DO NOTHING`,
+            [event.email, event.type, provider, messageId],
+          );
+        }
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    return { stored, duplicates, unknown };
+  }
+
+  async countsSince(since: Date): Promise<Record<string, number>> {
+    const { rows } = await this.pool.query(
+      'SELECT status, count(*)::int AS n FROM messages WHERE created_at >= $1 GROUP BY status',
+      [since],
+    );
+    return Object.fromEntries(rows.map((r: { status: string; n: number }) => [r.status, r.n]));
+  }
+
+  async recentSwaps(
+    limit: number,
+  ): Promise<{ provider: string; state: string; reason: string; actor: string; at: Date }[]> {
+    const { rows } = await this.pool.query(
+      'SELECT provider, state, reason, actor, at FROM provider_swaps ORDER BY at DESC, id DESC LIMIT $1',
+      [limit],
+    );
+    return rows;
+  }
+
+  async recordSwap(swap: {
+    provider: string;
+    state: string;
+    reason: string;
+    actor: string;
+    at: Date;
+  }): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO provider_swaps (provider, state, reason, actor, at) VALUES ($1, $2, $3, $4, $5)',
+      [swap.provider, swap.state, swap.reason, swap.actor, swap.at],
+    );
+  }
+
+  async getSuppression(
+    email: string,
+  ): Promise<
+    { email: string; reason: string; source: string; message_id: string | null; created_at: Date } | undefined
+  > {
+    const { rows } = await this.pool.query('SELECT * FROM suppressions WHERE email = lower($1)', [email]);
+    return rows[0];
+  }
+
+  async addSuppression(email: string, reason: string, source: string): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO suppressions (email, reason, source) VALUES (lower($1), $2, $3) ON CONFLICT (email) DO NOTHING',
+      [email, reason, source],
+    );
+  }
+
+  async deleteSuppression(email: string): Promise<boolean> {
+    const result = await this.pool.query('DELETE FROM suppressions WHERE email = lower($1)', [email]);
+    return (result.rowCount ?? 0) > 0;
+  }
+}

@@ -1,0 +1,75 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli } from '../helpers/cli.ts';
+import { dropDatabase, testEnv } from '../helpers/service.ts';
+
+const env = testEnv({ SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
+
+afterAll(async () => dropDatabase(env.DATABASE_URL as string));
+
+describe('briefly CLI', () => {
+  it('when DATABASE_URL is bad, then the process stops at once listing the variable', async () => {
+    const started = Date.now();
+    const res = await runCli(['start'], { DATABASE_URL: 'mysql://nope', PORT: 'x' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Invalid configuration');
+    expect(res.stderr).toMatch(/DATABASE_URL: must be a URL starting with postgres:\/\//);
+    expect(res.stderr).toMatch(/PORT: /);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('when PostgreSQL is unreachable, then start fails with a message naming DATABASE_URL', async () => {
+    const res = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/briefly' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/Cannot connect to PostgreSQL at 127\.0\.0\.1:1 \(DATABASE_URL\)/);
+  });
+
+  it('when an API key is created and revoked, then it is printed once and marked revoked', async () => {
+    const created = await runCli(['api-key', 'create', 'CRM', 'sync'], env);
+    expect(created.code).toBe(0);
+    const key = created.stdout.match(/brf_[A-Za-z0-9_-]{43}/)?.[0];
+    const id = created.stdout.match(/id ([0-9a-f-]{36})/)?.[1];
+    expect(key).toBeDefined();
+    const listed = await runCli(['api-key', 'list'], env);
+    expect(listed.stdout).toContain('CRM sync');
+    expect(listed.stdout).not.toContain(key as string);
+    const revoked = await runCli(['api-key', 'revoke', id as string], env);
+    expect(revoked.code).toBe(0);
+    expect((await runCli(['api-key', 'list'], env)).stdout).toMatch(/CRM sync {2}revoked/);
+    const unknown = await runCli(['api-key', 'revoke', '00000000-0000-4000-8000-000000000000'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/was not found/);
+  });
+
+  it('when started without Slack tokens, then it logs how to connect Slack, becomes ready, and exits cleanly on SIGTERM', async () => {
+    const child = spawnCli(['start'], env);
+    let out = '';
+    child.stdout?.on('data', (c) => {
+      out += c;
+    });
+    child.stderr?.on('data', (c) => {
+      out += c;
+    });
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 20 s:\n${out}`)), 20_000);
+      child.stdout?.on('data', () => {
+        const line = out.split('\n').find((l) => l.includes('Briefly ready'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        }
+      });
+    });
+    expect(ready.message).toMatch(/^Briefly ready at http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ready.slack).toBe('not connected');
+    expect(out).toContain('Slack is not connected');
+    expect(out).toMatch(/README.md, section .{0,2}Connecting Slack/);
+    const url = String(ready.message).split(' at ')[1];
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    const stoppedAt = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+  });
+});

@@ -1,0 +1,153 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { OutgoingEmail } from '../../../src/delivery/email-provider.ts';
+import { ProviderError } from '../../../src/delivery/email-provider.ts';
+import { SendGridEmailProvider } from '../../../src/delivery/providers/sendgrid.email-provider.ts';
+
+const BASE = 'https://sendgrid.test';
+const KEY = 'SG.test-secret-key';
+const provider = new SendGridEmailProvider({ apiKey: KEY, baseUrl: BASE, timeoutMs: 300 });
+
+const email = (overrides: Partial<OutgoingEmail> = {}): OutgoingEmail => ({
+  messageId: '5f0c1a52-1111-4222-8333-444455556666',
+  from: { email: 'briefly@acme.test', name: 'Briefly' },
+  to: [{ email: 'ana@client.test', name: 'Ana' }],
+  cc: [{ email: 'cc@client.test' }],
+  bcc: [],
+  replyTo: { email: 'sales@acme.test' },
+  subject: 'Your invoice',
+  text: 'Plain',
+  html: '<p>Html</p>',
+  tags: ['invoice'],
+  ...overrides,
+});
+
+async function failure(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ProviderError);
+    return error as ProviderError;
+  }
+  throw new Error('expected a ProviderError');
+}
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+afterEach(() => nock.cleanAll());
+afterAll(() => nock.enableNetConnect());
+
+describe('SendGridEmailProvider', () => {
+  it('when SendGrid answers 202, then the v3 request carries our id as custom arg and X-Message-Id is kept', async () => {
+    let sent: Record<string, unknown> = {};
+    let authorization = '';
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply(function (_uri, body) {
+        sent = body as Record<string, unknown>;
+        authorization = String(this.req.headers.authorization);
+        return [202, '', { 'X-Message-Id': 'xmid-123' }];
+      });
+    const result = await provider.send(email());
+    expect(result).toEqual({ provider: 'sendgrid', providerMessageId: 'xmid-123' });
+    expect(authorization).toBe(`Bearer ${KEY}`);
+    expect(sent).toMatchObject({
+      personalizations: [
+        { to: [{ email: 'ana@client.test', name: 'Ana' }], cc: [{ email: 'cc@client.test' }] },
+      ],
+      from: { email: 'briefly@acme.test', name: 'Briefly' },
+      reply_to: { email: 'sales@acme.test' },
+      subject: 'Your invoice',
+      content: [
+        { type: 'text/plain', value: 'Plain' },
+        { type: 'text/html', value: '<p>Html</p>' },
+      ],
+      categories: ['invoice'],
+      custom_args: { briefly_message_id: '5f0c1a52-1111-4222-8333-444455556666' },
+    });
+  });
+
+  it('when there are more than 10 tags, then SendGrid gets the first 10 as categories', async () => {
+    let sent: { categories?: string[] } = {};
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply((_uri, body) => {
+        sent = body as typeof sent;
+        return [202, ''];
+      });
+    await provider.send(email({ tags: Array.from({ length: 12 }, (_, i) => `t${i}`) }));
+    expect(sent.categories).toHaveLength(10);
+  });
+
+  it('when SendGrid answers 202 with a garbage body and no X-Message-Id, then it is still sent', async () => {
+    nock(BASE).post('/v3/mail/send').reply(202, '<<<not json>>>');
+    expect(await provider.send(email())).toEqual({ provider: 'sendgrid', providerMessageId: undefined });
+  });
+
+  it('when SendGrid answers 400, then the failure is permanent and names SendGrid’s reason and field', async () => {
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply(400, {
+        errors: [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }],
+      });
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('permanent');
+    expect(error.message).toContain('Does not contain a valid address. (personalizations.0.to.0.email)');
+    expect(error.details.status).toBe(400);
+  });
+
+  it('when SendGrid answers 401, then the failure is permanent and the API key is not in the message', async () => {
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply(401, { errors: [{ message: 'The provided authorization grant is invalid' }] });
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('permanent');
+    expect(error.message).not.toContain(KEY);
+  });
+
+  it('when SendGrid answers 429, then the failure is transient with the wait from X-RateLimit-Reset', async () => {
+    const reset = Math.floor(Date.now() / 1000) + 30;
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply(
+        429,
+        { errors: [{ field: null, message: 'too many requests' }] },
+        { 'X-RateLimit-Reset': String(reset) },
+      );
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('transient');
+    expect(error.details.retryAfterMs).toBeGreaterThan(20_000);
+  });
+
+  it('when SendGrid answers 500 with an HTML body, then the failure is transient', async () => {
+    nock(BASE).post('/v3/mail/send').reply(500, '<html><body>Internal Server Error</body></html>');
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('transient');
+    expect(error.message).toContain('500');
+  });
+
+  it('when SendGrid does not answer within the timeout, then the failure is transient', async () => {
+    nock(BASE).post('/v3/mail/send').delay(1_000).reply(202, '');
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('transient');
+  });
+
+  it('when the connection is reset, then the failure is transient', async () => {
+    nock(BASE).post('/v3/mail/send').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    expect((await failure(provider.send(email()))).kind).toBe('transient');
+  });
+
+  it('when probed, then 200 passes, 401 is permanent and 503 transient', async () => {
+    nock(BASE)
+      .get('/v3/scopes')
+      .reply(200, { scopes: ['mail.send'] });
+    await expect(provider.probe()).resolves.toBeUndefined();
+    nock(BASE)
+      .get('/v3/scopes')
+      .reply(401, { errors: [{ message: 'unauthorized' }] });
+    expect((await failure(provider.probe())).kind).toBe('permanent');
+    nock(BASE).get('/v3/scopes').reply(503, 'down');
+    expect((await failure(provider.probe())).kind).toBe('transient');
+  });
+});
