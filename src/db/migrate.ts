@@ -16,7 +16,11 @@ const MIGRATION_LOCK = 727_274_001;
  */
 export async function prepareDatabase(databaseUrl: string): Promise<{ created: boolean }> {
   const created = await ensureDatabaseExists(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'briefly-migrate',
+  });
   await connectOrExplain(client, databaseUrl);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);

@@ -207,3 +207,152 @@ export const slackPosts = pgTable(
   },
   (t) => [index('slack_posts_created_at_idx').on(t.createdAt)],
 );
+
+/**
+ * Briefings. A rep has at most one calendar connection; its credentials are encrypted with
+ * ENCRYPTION_KEY (src/shared/crypto.ts) and its sync cursor (Google sync token, Graph delta link,
+ * ICS ETag/Last-Modified) lives in `sync_state` so each run fetches only what changed.
+ */
+export const CONNECTION_STATUSES = ['active', 'broken'] as const;
+
+export interface CalendarSyncState {
+  /** Google: nextSyncToken of the last full/incremental sync. */
+  syncToken?: string;
+  /** Microsoft Graph: the @odata.deltaLink to call next. */
+  deltaLink?: string;
+  /** ICS: conditional GET validators. */
+  etag?: string;
+  lastModified?: string;
+  /** The window the cursor was opened for (Graph delta links and Google time-bounded syncs keep it). */
+  windowStart?: string;
+  windowEnd?: string;
+}
+
+export const calendarConnections = pgTable('calendar_connections', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  repId: uuid('rep_id')
+    .notNull()
+    .unique()
+    .references(() => reps.id, { onDelete: 'cascade' }),
+  provider: calendarSource('provider').notNull(),
+  /** google: service_account | oauth; microsoft: app | delegated; ics: url. */
+  authKind: text('auth_kind').notNull(),
+  /** The calendar to read: Google calendar id / Graph user id or UPN; null means the rep's email. */
+  calendarId: text('calendar_id'),
+  /** AES-256-GCM sealed JSON (refresh token, ICS URL with its secret path). Never logged. */
+  credentials: text('credentials'),
+  status: text('status', { enum: CONNECTION_STATUSES }).notNull().default('active'),
+  brokenReason: text('broken_reason'),
+  brokenAt: timestamp('broken_at', { withTimezone: true }),
+  syncState: jsonb('sync_state').$type<CalendarSyncState>().notNull().default({}),
+  lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
+  ...timestamps,
+});
+
+export interface EventPerson {
+  email: string;
+  name?: string;
+  /** accepted | declined | tentative | needsAction */
+  response?: string;
+  organizer?: boolean;
+  self?: boolean;
+}
+
+/** Local mirror of each rep's calendar, kept by incremental sync; briefings are built from it. */
+export const calendarEvents = pgTable(
+  'calendar_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    repId: uuid('rep_id')
+      .notNull()
+      .references(() => reps.id, { onDelete: 'cascade' }),
+    /** The provider's id of this instance (recurring instances have their own). */
+    externalId: text('external_id').notNull(),
+    title: text('title').notNull().default(''),
+    description: text('description'),
+    location: text('location'),
+    videoUrl: text('video_url'),
+    startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
+    endsAt: timestamp('ends_at', { withTimezone: true }).notNull(),
+    allDay: boolean('all_day').notNull().default(false),
+    /** confirmed | tentative */
+    status: text('status').notNull().default('confirmed'),
+    /** The rep's own answer: accepted | declined | tentative | needsAction | null (organizer). */
+    selfResponse: text('self_response'),
+    organizer: jsonb('organizer').$type<EventPerson>(),
+    attendees: jsonb('attendees').$type<EventPerson[]>().notNull().default([]),
+    /** Lower-cased attendee emails, for "first meeting with" look-ups. */
+    attendeeEmails: text('attendee_emails').array().notNull().default([]),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('calendar_events_rep_external_idx').on(t.repId, t.externalId),
+    index('calendar_events_rep_starts_idx').on(t.repId, t.startsAt),
+    index('calendar_events_attendees_idx').using('gin', t.attendeeEmails),
+  ],
+);
+
+export interface PersonProfile {
+  name?: string;
+  title?: string;
+  company?: string;
+  companySize?: string;
+  industry?: string;
+  location?: string;
+  linkedinUrl?: string;
+}
+
+/** Enrichment cache: one row per email; readers ignore expired rows, a daily purge deletes them. */
+export const participants = pgTable(
+  'participants',
+  {
+    email: text('email').primaryKey(),
+    /** found | not_found */
+    status: text('status').notNull(),
+    provider: text('provider').notNull(),
+    profile: jsonb('profile').$type<PersonProfile>().notNull().default({}),
+    fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('participants_expires_at_idx').on(t.expiresAt)],
+);
+
+export const BRIEFING_STATUSES = [
+  'pending',
+  'prepared',
+  'scheduled',
+  'sent',
+  'empty',
+  'skipped',
+  'failed',
+] as const;
+
+/** One briefing per rep and local date: the unique key is what makes "never built twice" hold. */
+export const briefings = pgTable(
+  'briefings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    repId: uuid('rep_id')
+      .notNull()
+      .references(() => reps.id, { onDelete: 'cascade' }),
+    /** The rep's local calendar date (YYYY-MM-DD) in the zone they had when it was created. */
+    localDate: text('local_date').notNull(),
+    timeZone: text('time_zone').notNull(),
+    status: text('status', { enum: BRIEFING_STATUSES }).notNull().default('pending'),
+    prepareAt: timestamp('prepare_at', { withTimezone: true }).notNull(),
+    deliverAt: timestamp('deliver_at', { withTimezone: true }).notNull(),
+    cutoffAt: timestamp('cutoff_at', { withTimezone: true }).notNull(),
+    preparedAt: timestamp('prepared_at', { withTimezone: true }),
+    meetingCount: integer('meeting_count'),
+    /** The BriefingModel rendered (src/briefings/briefing.model.ts). */
+    content: jsonb('content').$type<Record<string, unknown>>(),
+    messageId: uuid('message_id'),
+    reason: text('reason'),
+    attempts: integer('attempts').notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex('briefings_rep_date_idx').on(t.repId, t.localDate),
+    index('briefings_status_deliver_idx').on(t.status, t.deliverAt),
+  ],
+);

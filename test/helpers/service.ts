@@ -73,7 +73,7 @@ export async function startTestService(
   const config = loadConfig(testEnv(overrides));
   const log = testLogger(config);
   const service = await startService(config, log.logger, role, options);
-  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2, application_name: 'test-helper' });
   return {
     ...service,
     config,
@@ -98,7 +98,20 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   const admin = new pg.Client({ connectionString: url.toString() });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    // FORCE would kill a connection some component still holds, which surfaces as an unhandled
+    // 57P01 in whatever test runs next: wait for them to close and name any that do not.
+    const deadline = Date.now() + 3_000;
+    let open: { application_name: string; state: string; query: string }[] = [];
+    do {
+      ({ rows: open } = await admin.query(
+        'SELECT application_name, state, query FROM pg_stat_activity WHERE datname = $1',
+        [name],
+      ));
+      if (open.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() < deadline);
+    if (open.length > 0) throw new Error(`connections still open to ${name}: ${JSON.stringify(open)}`);
+    await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
   } finally {
     await admin.end();
   }
