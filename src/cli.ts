@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
+import { DEMO_REP, runDemo } from './briefings/demo.ts';
 import { ConfigError, loadConfig, secretValues } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
@@ -15,6 +17,9 @@ const USAGE = `Usage: briefly <command>
   api-key create <name>                          create an API key (printed once; only a hash is stored)
   api-key revoke <id>                            revoke an API key
   api-key list                                   list API keys (never the keys themselves)
+  demo                                           create a demo rep on the bundled sample calendar and send
+                                                 today's briefing (without an email provider: an .eml in
+                                                 EMAIL_OUTBOX_DIR)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -86,6 +91,23 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('api-key takes: create <name> | revoke <id> | list');
       } finally {
         await pool.end();
+      }
+    }
+    case 'demo': {
+      // Runs a worker in this process so the briefing is delivered even when no service is running.
+      const service = await startService(config, logger, 'worker');
+      try {
+        const result = await runDemo(service, logger);
+        const where =
+          result.provider === 'file-outbox'
+            ? `an .eml file in ${resolve(config.email.outboxDir)} (open it in a mail client)`
+            : `${DEMO_REP.email} via ${result.provider ?? 'the delivery layer'}`;
+        process.stdout.write(
+          `Demo rep ${DEMO_REP.email} (id ${result.repId}) is on the bundled sample calendar.\nToday's briefing: message ${result.messageId}, ${result.status}: ${where}.\n`,
+        );
+        return result.status === 'failed' ? 1 : 0;
+      } finally {
+        await service.stop();
       }
     }
     default:

@@ -4,12 +4,17 @@ import { alertJobHandlers } from './alerts/alert.handlers.ts';
 import { AlertService } from './alerts/alert.service.ts';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
+import { type Briefings, createBriefings } from './briefings/briefing.module.ts';
+import type { CalendarProviders } from './calendars/calendar-sync.service.ts';
 import type { Config } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDelivery, type Delivery } from './delivery/delivery.module.ts';
 import type { EmailProvider } from './delivery/email-provider.ts';
+import type { EnrichmentProvider } from './enrichment/enrichment-provider.ts';
 import { createMetrics } from './http/metrics.ts';
+import { registerOAuthRoutes } from './http/oauth.routes.ts';
+import { briefingRoutes } from './http/routes/briefings.routes.ts';
 import { messageRoutes } from './http/routes/messages.routes.ts';
 import { repRoutes } from './http/routes/reps.routes.ts';
 import { buildHttpServer } from './http/server.ts';
@@ -22,7 +27,7 @@ import type { Logger } from './logging/logger.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
-import { systemClock } from './shared/time.ts';
+import { type Clock, systemClock } from './shared/time.ts';
 import { createSlackApp } from './slack/app.ts';
 
 export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
@@ -41,6 +46,8 @@ export interface Service {
   queues: Queues;
   delivery: Delivery;
   alerts: AlertService;
+  briefings: Briefings;
+  reps: RepService;
   stop(): Promise<void>;
 }
 
@@ -51,6 +58,11 @@ export interface Service {
 export interface ServiceOptions {
   /** Replaces the providers built from config (benchmarks and tests of failover). */
   emailProviders?: EmailProvider[];
+  /** Replace the calendar and enrichment adapters built from config (benchmarks). */
+  calendarProviders?: CalendarProviders;
+  enrichmentProvider?: EnrichmentProvider;
+  /** The briefing pipeline's clock (tests move it across days and DST switches). */
+  clock?: Clock;
 }
 
 export async function startService(
@@ -72,7 +84,8 @@ export async function startService(
 
   const audit = new AuditRepository(db);
   const settings = new SettingsRepository(db);
-  const reps = new RepService(new RepRepository(db), audit, config.slack.adminUserIds);
+  const repRepository = new RepRepository(db);
+  const reps = new RepService(repRepository, audit, config.slack.adminUserIds);
   const apiKeys = new ApiKeyService(db, audit);
   const metrics = createMetrics(queues);
   const alerts = new AlertService({
@@ -97,6 +110,25 @@ export async function startService(
     providers: options.emailProviders,
   });
 
+  const slackConfigured = Boolean(
+    config.slack.botToken && (config.slack.signingSecret || config.slack.appToken),
+  );
+  const briefings = createBriefings({
+    config,
+    pool,
+    redis,
+    queues,
+    delivery: delivery.service,
+    alerts,
+    reps: repRepository,
+    audit,
+    clock: options.clock ?? systemClock,
+    logger,
+    calendarProviders: options.calendarProviders,
+    enrichmentProvider: options.enrichmentProvider,
+    slackConnected: slackConfigured,
+  });
+
   const slack =
     runs('web') || runs('bot')
       ? createSlackApp(
@@ -107,6 +139,8 @@ export async function startService(
             audit,
             logger,
             delivery: { overview: () => delivery.overview(), message: (id) => delivery.service.get(id) },
+            briefings: briefings.service,
+            calendarConnect: briefings.connect,
           },
           logger,
         )
@@ -126,16 +160,22 @@ export async function startService(
       redis,
       metrics,
       apiKeys,
-      routes: [...repRoutes(reps), ...messageRoutes(delivery.service)],
+      routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
       rateLimitPerMinute: config.apiRateLimitPerMinute,
       redisPrefix: config.queuePrefix,
-      webhooks: async (scope) =>
+      webhooks: async (scope) => {
         registerSendgridWebhook(scope, {
           delivery: delivery.service,
           publicKey: config.email.sendgrid.webhookPublicKey,
           clock: systemClock,
           logger,
-        }),
+        });
+        registerOAuthRoutes(scope, {
+          connect: briefings.connect,
+          loadRep: (id) => repRepository.findById(id),
+          logger,
+        });
+      },
       bodyLimit: config.http.bodyLimit,
       publicUrl: config.http.publicUrl,
       version: VERSION,
@@ -157,6 +197,7 @@ export async function startService(
       handlers: mergeHandlers(
         jobHandlers({ audit, clock: systemClock, auditLogRetentionDays: config.auditLogRetentionDays }),
         delivery.handlers,
+        briefings.handlers,
         alertJobHandlers({
           db,
           settings,
@@ -166,10 +207,19 @@ export async function startService(
         }),
       ),
       logger,
-      concurrency: { 'email-delivery': config.delivery.concurrency },
+      concurrency: {
+        'email-delivery': config.delivery.concurrency,
+        briefings: config.briefings.concurrency,
+        enrichment: 8,
+      },
       lockMs: { 'email-delivery': config.delivery.lockMs },
-      // Slack allows about one message per second per channel (VENDOR-FACTS: rate limits).
-      limiter: { slack: { max: 1, duration: 1_000 } },
+      // Slack: about one post per second per channel plus a workspace-wide limit; briefing DMs go
+      // to many channels at once, so five a second, and a 429's Retry-After pauses the whole queue.
+      // Enrichment vendors bill and throttle per minute (PDL: 100/min free, 1,000 paying).
+      limiter: {
+        slack: { max: 5, duration: 1_000 },
+        enrichment: { max: config.enrichment.ratePerMinute, duration: 60_000 },
+      },
     });
   }
 
@@ -195,6 +245,8 @@ export async function startService(
     queues,
     delivery,
     alerts,
+    briefings,
+    reps,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;

@@ -31,19 +31,23 @@ export class AlertService {
     kind: string,
     message: { text: string; blocks: unknown[] },
     channel = 'alert_channel',
+    options: { delayMs?: number; jobId?: string } = {},
   ): Promise<string> {
     const [row] = await this.deps.db
       .insert(slackPosts)
       .values({ kind, channel, text: message.text, blocks: message.blocks })
       .returning({ id: slackPosts.id });
     if (!row) throw new Error('slack_posts insert returned no row');
-    await this.deps.queues
-      .get('slack')
-      .add(
-        'post',
-        { postId: row.id },
-        { jobId: `post-${row.id}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
-      );
+    await this.deps.queues.get('slack').add(
+      'post',
+      { postId: row.id },
+      {
+        jobId: `post-${row.id}`,
+        attempts: 8,
+        backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+        ...(options.delayMs ? { delay: options.delayMs } : {}),
+      },
+    );
     return row.id;
   }
 

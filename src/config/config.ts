@@ -111,6 +111,49 @@ const envSchema = z
     CIRCUIT_WINDOW_MS: z.coerce.number().int().min(1_000).default(60_000),
     ALERT_GROUP_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
     ALERT_FLUSH_DELAY_MS: z.coerce.number().int().min(0).default(5_000),
+    COMPANY_DOMAINS: csv.pipe(
+      z.array(
+        z
+          .string()
+          .toLowerCase()
+          .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'must be domains such as acme.com,acme.co.uk'),
+      ),
+    ),
+    CALENDAR_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+    CALENDAR_HISTORY_DAYS: z.coerce.number().int().min(0).max(730).default(90),
+    CALENDAR_HORIZON_DAYS: z.coerce.number().int().min(2).max(365).default(30),
+    ICS_MAX_BYTES: z.coerce.number().int().min(1_024).default(10_485_760),
+    GOOGLE_BASE_URL: url(['http:', 'https:']).default('https://www.googleapis.com'),
+    GOOGLE_TOKEN_URL: url(['http:', 'https:']).default('https://oauth2.googleapis.com/token'),
+    GOOGLE_AUTH_BASE_URL: url(['http:', 'https:']).default('https://accounts.google.com'),
+    GOOGLE_SERVICE_ACCOUNT_JSON: optionalString.pipe(
+      z
+        .string()
+        .refine((value) => parseServiceAccount(value) !== undefined, {
+          message: 'must be the JSON key of a service account (with client_email and private_key)',
+        })
+        .optional(),
+    ),
+    GOOGLE_CLIENT_ID: optionalString,
+    GOOGLE_CLIENT_SECRET: optionalString,
+    GRAPH_BASE_URL: url(['http:', 'https:']).default('https://graph.microsoft.com'),
+    MICROSOFT_LOGIN_BASE_URL: url(['http:', 'https:']).default('https://login.microsoftonline.com'),
+    MICROSOFT_TENANT_ID: optionalString,
+    MICROSOFT_CLIENT_ID: optionalString,
+    MICROSOFT_CLIENT_SECRET: optionalString,
+    ENRICHMENT_PROVIDER: z.enum(['pdl', 'apollo', 'none', '']).default(''),
+    PDL_API_KEY: optionalString,
+    PDL_BASE_URL: url(['http:', 'https:']).default('https://api.peopledatalabs.com'),
+    APOLLO_API_KEY: optionalString,
+    APOLLO_BASE_URL: url(['http:', 'https:']).default('https://api.apollo.io'),
+    ENRICHMENT_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(100),
+    ENRICHMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    BRIEFING_REFRESH_MINUTES: z.coerce.number().int().min(0).max(120).default(10),
+    BRIEFING_CUTOFF: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+      .default('12:00'),
+    BRIEFING_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
@@ -147,6 +190,30 @@ const envSchema = z
         message: 'production needs a real email provider: set SENDGRID_API_KEY and/or SMTP_URL',
       });
     }
+    if (env.ENRICHMENT_PROVIDER === 'pdl' && !env.PDL_API_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PDL_API_KEY'],
+        message: 'is required when ENRICHMENT_PROVIDER=pdl',
+      });
+    if (env.ENRICHMENT_PROVIDER === 'apollo' && !env.APOLLO_API_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APOLLO_API_KEY'],
+        message: 'is required when ENRICHMENT_PROVIDER=apollo',
+      });
+    if (env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_CLIENT_SECRET)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MICROSOFT_CLIENT_SECRET'],
+        message: 'is required with MICROSOFT_CLIENT_ID',
+      });
+    if (env.GOOGLE_CLIENT_ID && !env.GOOGLE_CLIENT_SECRET)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GOOGLE_CLIENT_SECRET'],
+        message: 'is required with GOOGLE_CLIENT_ID',
+      });
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY'], message: 'is required in production' });
     }
@@ -174,6 +241,30 @@ function providerOrder(e: z.output<typeof envSchema>): EmailProviderName[] {
   if (e.SMTP_URL) configured.push('smtp');
   return configured.length > 0 ? configured : ['file-outbox'];
 }
+
+export function parseServiceAccount(
+  value: string,
+): { client_email: string; private_key: string } | undefined {
+  try {
+    const parsed = JSON.parse(value) as { client_email?: unknown; private_key?: unknown };
+    if (typeof parsed.client_email === 'string' && typeof parsed.private_key === 'string') {
+      return { client_email: parsed.client_email, private_key: parsed.private_key };
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** ENRICHMENT_PROVIDER when set, else the vendor whose key is present (PDL first), else none. */
+function enrichmentProvider(e: z.output<typeof envSchema>): 'pdl' | 'apollo' | 'none' {
+  if (e.ENRICHMENT_PROVIDER) return e.ENRICHMENT_PROVIDER;
+  if (e.PDL_API_KEY) return 'pdl';
+  if (e.APOLLO_API_KEY) return 'apollo';
+  return 'none';
+}
+
+const trimSlash = (value: string) => value.replace(/\/+$/, '');
 
 export function decodeKey(value: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
@@ -247,6 +338,44 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       alertGroupWindowMs: e.ALERT_GROUP_WINDOW_MS,
       alertFlushDelayMs: e.ALERT_FLUSH_DELAY_MS,
     },
+    calendars: {
+      timeoutMs: e.CALENDAR_TIMEOUT_MS,
+      historyDays: e.CALENDAR_HISTORY_DAYS,
+      horizonDays: e.CALENDAR_HORIZON_DAYS,
+      icsMaxBytes: e.ICS_MAX_BYTES,
+      // Local files are for the bundled demo calendar; a production server must not read its own disk for a URL.
+      allowFileUrls: e.NODE_ENV !== 'production',
+      google: {
+        baseUrl: trimSlash(e.GOOGLE_BASE_URL),
+        tokenUrl: e.GOOGLE_TOKEN_URL,
+        authBaseUrl: trimSlash(e.GOOGLE_AUTH_BASE_URL),
+        serviceAccount: e.GOOGLE_SERVICE_ACCOUNT_JSON
+          ? parseServiceAccount(e.GOOGLE_SERVICE_ACCOUNT_JSON)
+          : undefined,
+        clientId: e.GOOGLE_CLIENT_ID,
+        clientSecret: e.GOOGLE_CLIENT_SECRET,
+      },
+      microsoft: {
+        baseUrl: trimSlash(e.GRAPH_BASE_URL),
+        loginBaseUrl: trimSlash(e.MICROSOFT_LOGIN_BASE_URL),
+        tenantId: e.MICROSOFT_TENANT_ID,
+        clientId: e.MICROSOFT_CLIENT_ID,
+        clientSecret: e.MICROSOFT_CLIENT_SECRET,
+      },
+    },
+    enrichment: {
+      provider: enrichmentProvider(e),
+      ratePerMinute: e.ENRICHMENT_RATE_PER_MINUTE,
+      timeoutMs: e.ENRICHMENT_TIMEOUT_MS,
+      pdl: { apiKey: e.PDL_API_KEY, baseUrl: trimSlash(e.PDL_BASE_URL) },
+      apollo: { apiKey: e.APOLLO_API_KEY, baseUrl: trimSlash(e.APOLLO_BASE_URL) },
+    },
+    briefings: {
+      companyDomains: e.COMPANY_DOMAINS,
+      refreshMinutes: e.BRIEFING_REFRESH_MINUTES,
+      cutoff: e.BRIEFING_CUTOFF,
+      concurrency: e.BRIEFING_CONCURRENCY,
+    },
     circuit: {
       consecutiveFailures: e.CIRCUIT_CONSECUTIVE_FAILURES,
       failureRatio: e.CIRCUIT_FAILURE_RATIO,
@@ -272,6 +401,11 @@ export function secretValues(config: Config): string[] {
     passwordOf(config.databaseUrl),
     passwordOf(config.redisUrl),
     config.email.sendgrid.apiKey,
+    config.calendars.google.serviceAccount?.private_key,
+    config.calendars.google.clientSecret,
+    config.calendars.microsoft.clientSecret,
+    config.enrichment.pdl.apiKey,
+    config.enrichment.apollo.apiKey,
     config.email.smtpUrl ? passwordOf(config.email.smtpUrl) : undefined,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);

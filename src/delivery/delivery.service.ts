@@ -40,6 +40,8 @@ export interface Actor {
 
 /** An email from inside Briefly (briefings, sequences, appointments) rather than an API caller. */
 export interface InternalEmail {
+  /** Reserved by the caller to make the send idempotent (the same id is stored once). */
+  id?: string;
   kind: string;
   to: StoredAddress[];
   subject: string;
@@ -209,6 +211,7 @@ export class DeliveryService {
   /** For Briefly's own mail (briefings, sequences, ...): same outbox, same trail, same providers. */
   async sendInternal(email: InternalEmail): Promise<{ id: string }> {
     const result = await this.repo.insert({
+      id: email.id,
       kind: email.kind,
       priority: email.priority ?? 'normal',
       from: email.from ?? this.options.defaultFrom,

@@ -42,6 +42,11 @@ export interface EventRow {
 }
 
 export interface NewMessage {
+  /**
+   * A caller-chosen id makes an internal send idempotent: inserting the same id again stores
+   * nothing and answers the existing row (briefings reserve the id before sending).
+   */
+  id?: string;
   kind: string;
   priority: Priority;
   from: StoredAddress;
@@ -128,7 +133,7 @@ export class MessageRepository {
   );
 
   private async insertMany(batch: NewMessage[]): Promise<InsertResult[]> {
-    const ids = batch.map(() => randomUUID());
+    const ids = batch.map((m) => m.id ?? randomUUID());
     const params: unknown[] = [];
     const values = batch.map((m, index) => {
       const row = [
@@ -166,7 +171,7 @@ export class MessageRepository {
          INSERT INTO messages (id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
            template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash)
          VALUES ${values.join(', ')}
-         ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+         ON CONFLICT DO NOTHING
          RETURNING id, round, priority, send_at, status
        ), e AS (
          INSERT INTO message_events (message_id, type) SELECT id, 'accepted' FROM m UNION ALL SELECT id, 'queued' FROM m
@@ -179,10 +184,15 @@ export class MessageRepository {
       batch.map(async (m, index): Promise<InsertResult> => {
         const row = created.get(ids[index] ?? '');
         if (row) return { row, created: true };
-        const existing = await this.pool.query(
-          'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE api_key_id = $1 AND idempotency_key = $2',
-          [m.apiKeyId, m.idempotencyKey],
-        );
+        const existing = m.id
+          ? await this.pool.query(
+              'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE id = $1',
+              [m.id],
+            )
+          : await this.pool.query(
+              'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE api_key_id = $1 AND idempotency_key = $2',
+              [m.apiKeyId, m.idempotencyKey],
+            );
         const found = existing.rows[0];
         if (!found) throw new Error('idempotent insert found neither a new nor an existing row');
         return { row: found, created: false, requestHash: found.request_hash };

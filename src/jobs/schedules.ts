@@ -51,6 +51,25 @@ export const SCHEDULES: readonly Schedule[] = [
     job: 'delivery-backlog-check',
     bucketMs: 60_000,
   },
+  {
+    // Creates each rep's briefing once their local preparation time has passed (and catches up
+    // after downtime); a minute keeps delivery within a minute of the rep's chosen time.
+    name: 'briefing-tick',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'briefing-tick',
+    bucketMs: 60_000,
+  },
+  {
+    // Deletes enrichment data 30 days old or older (and expired not-found answers).
+    name: 'enrichment-purge',
+    every: '40 3 * * *',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'enrichment-purge',
+    bucketMs: 3_600_000,
+  },
 ];
 
 export function scheduledJobId(schedule: Schedule, at: Date): string {

@@ -92,6 +92,10 @@ export class RepRepository {
     return this.db.query.reps.findFirst({ where: eq(reps.id, id) });
   }
 
+  async findByEmail(email: string): Promise<RepRow | undefined> {
+    return this.db.query.reps.findFirst({ where: sql`lower(${reps.email}) = lower(${email})` });
+  }
+
   async findBySlackUser(slackUserId: string): Promise<RepRow | undefined> {
     return this.db.query.reps.findFirst({ where: eq(reps.slackUserId, slackUserId) });
   }

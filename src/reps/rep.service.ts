@@ -77,6 +77,10 @@ export class RepService {
     return this.reps.findById(id);
   }
 
+  async findByEmail(email: string): Promise<RepRow | undefined> {
+    return this.reps.findByEmail(email);
+  }
+
   async bySlackUser(slackUserId: string): Promise<RepRow | undefined> {
     return this.reps.findBySlackUser(slackUserId);
   }

@@ -1,5 +1,7 @@
 import type { DeliveriesOverview, MessageTrailView } from '../../blocks/deliveries.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
+import type { BriefingService } from '../briefings/briefing.service.ts';
+import type { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
@@ -14,6 +16,8 @@ export interface SlackDeps {
     overview(): Promise<DeliveriesOverview>;
     message(id: string): Promise<MessageTrailView>;
   };
+  briefings: BriefingService;
+  calendarConnect: CalendarConnectService;
 }
 
 export const NOT_ALLOWED_DELIVERIES = 'Only Briefly admins and managers can look at deliveries.';

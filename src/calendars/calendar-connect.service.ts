@@ -1,0 +1,188 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { AuditRepository } from '../audit/audit.repository.ts';
+import type { Config } from '../config/config.ts';
+import { AppError } from '../errors.ts';
+import type { SecretBox } from '../shared/crypto.ts';
+import type { Clock } from '../shared/time.ts';
+import type { CalendarRepository } from './calendar.repository.ts';
+import type { CalendarSyncService, SyncOutcome } from './calendar-sync.service.ts';
+import { exchangeGoogleCode, googleAuthUrl } from './providers/google-oauth.ts';
+
+export type ConnectResult =
+  | { kind: 'connected'; provider: string; outcome: SyncOutcome }
+  | { kind: 'authorize'; provider: string; url: string };
+
+/**
+ * Connecting a rep's calendar from Slack or the API: validates what was given, stores the
+ * credential encrypted, and runs a first sync right away so a wrong URL or a missing consent is
+ * reported to the person who just connected rather than at 05:00 the next morning.
+ */
+export class CalendarConnectService {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      calendars: CalendarRepository;
+      sync: CalendarSyncService;
+      box: SecretBox;
+      audit: AuditRepository;
+      clock: Clock;
+      /** Signs OAuth `state` so a callback cannot attach a calendar to someone else's rep. */
+      stateKey: Buffer;
+    },
+  ) {}
+
+  private redirectUri(): string {
+    return `${this.deps.config.http.publicUrl}/oauth/google/callback`;
+  }
+
+  async connectIcs(
+    rep: { id: string; email: string },
+    rawUrl: string,
+    actor: string,
+  ): Promise<ConnectResult> {
+    const url = parseFeedUrl(rawUrl, this.deps.config.calendars.allowFileUrls);
+    await this.deps.calendars.connect({
+      repId: rep.id,
+      provider: 'ics',
+      authKind: 'url',
+      credentials: this.deps.box.seal({ url }),
+    });
+    await this.deps.audit.record({
+      actor,
+      action: 'calendar.connect',
+      subject: rep.id,
+      details: { provider: 'ics' },
+    });
+    return { kind: 'connected', provider: 'ics', outcome: await this.deps.sync.sync(rep) };
+  }
+
+  /** Workspace-wide service account when configured, else a per-rep OAuth consent link. */
+  async connectGoogle(rep: { id: string; email: string }, actor: string): Promise<ConnectResult> {
+    const google = this.deps.config.calendars.google;
+    if (google.serviceAccount) {
+      await this.deps.calendars.connect({ repId: rep.id, provider: 'google', authKind: 'service_account' });
+      await this.deps.audit.record({
+        actor,
+        action: 'calendar.connect',
+        subject: rep.id,
+        details: { provider: 'google', auth: 'service_account' },
+      });
+      return { kind: 'connected', provider: 'google', outcome: await this.deps.sync.sync(rep) };
+    }
+    if (!google.clientId) {
+      throw new AppError(
+        'unavailable',
+        'Google Calendar is not set up on this Briefly: an admin must set GOOGLE_SERVICE_ACCOUNT_JSON (domain-wide delegation) or GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET (see README, "Calendars").',
+        { retryable: false },
+      );
+    }
+    return {
+      kind: 'authorize',
+      provider: 'google',
+      url: googleAuthUrl({
+        clientId: google.clientId,
+        redirectUri: this.redirectUri(),
+        state: this.signState(rep.id),
+        authBaseUrl: google.authBaseUrl,
+      }),
+    };
+  }
+
+  /** `/oauth/google/callback`: the consent came back; store the refresh token and sync. */
+  async completeGoogle(
+    code: string,
+    state: string,
+    loadRep: (id: string) => Promise<{ id: string; email: string } | undefined>,
+  ) {
+    const repId = this.verifyState(state);
+    const rep = await loadRep(repId);
+    if (!rep) throw AppError.notFound('Rep', repId);
+    const google = this.deps.config.calendars.google;
+    const { refreshToken } = await exchangeGoogleCode({
+      code,
+      clientId: google.clientId ?? '',
+      clientSecret: google.clientSecret ?? '',
+      redirectUri: this.redirectUri(),
+      tokenUrl: google.tokenUrl,
+      timeoutMs: this.deps.config.calendars.timeoutMs,
+    });
+    await this.deps.calendars.connect({
+      repId: rep.id,
+      provider: 'google',
+      authKind: 'oauth',
+      credentials: this.deps.box.seal({ refresh_token: refreshToken }),
+    });
+    await this.deps.audit.record({
+      actor: `oauth:${rep.id}`,
+      action: 'calendar.connect',
+      subject: rep.id,
+      details: { provider: 'google', auth: 'oauth' },
+    });
+    return { rep, outcome: await this.deps.sync.sync(rep) };
+  }
+
+  /** App-only access (an Entra admin consented for the tenant): the rep's mailbox is read by email. */
+  async connectMicrosoft(rep: { id: string; email: string }, actor: string): Promise<ConnectResult> {
+    const ms = this.deps.config.calendars.microsoft;
+    if (!ms.tenantId || !ms.clientId || !ms.clientSecret) {
+      throw new AppError(
+        'unavailable',
+        'Microsoft 365 is not set up on this Briefly: an admin must register an app with Calendars.Read (application) and set MICROSOFT_TENANT_ID, MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET (see README, "Calendars").',
+        { retryable: false },
+      );
+    }
+    await this.deps.calendars.connect({ repId: rep.id, provider: 'microsoft', authKind: 'app' });
+    await this.deps.audit.record({
+      actor,
+      action: 'calendar.connect',
+      subject: rep.id,
+      details: { provider: 'microsoft', auth: 'app' },
+    });
+    return { kind: 'connected', provider: 'microsoft', outcome: await this.deps.sync.sync(rep) };
+  }
+
+  signState(repId: string): string {
+    const expires = this.deps.clock.now().getTime() + 15 * 60_000;
+    const payload = `${repId}.${expires}`;
+    return `${payload}.${createHmac('sha256', this.deps.stateKey).update(payload).digest('base64url')}`;
+  }
+
+  verifyState(state: string): string {
+    const [repId, expires, signature] = state.split('.');
+    const bad = () =>
+      new AppError(
+        'validation_failed',
+        'The sign-in link is invalid or has expired: run /briefing connect google again',
+        {
+          fields: [{ field: 'query.state', message: 'is not a valid or current state' }],
+        },
+      );
+    if (!repId || !expires || !signature) throw bad();
+    const expected = createHmac('sha256', this.deps.stateKey).update(`${repId}.${expires}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
+    if (Number(expires) < this.deps.clock.now().getTime()) throw bad();
+    return repId;
+  }
+}
+
+/** http(s) and webcal feed URLs (file: only for the bundled demo outside production). */
+export function parseFeedUrl(raw: string, allowFile: boolean): string {
+  const trimmed =
+    raw
+      .trim()
+      .replace(/^<(.*)>$/, '$1')
+      .split('|')[0] ?? '';
+  let url: URL;
+  try {
+    url = new URL(trimmed.replace(/^webcal:/i, 'https:'));
+  } catch {
+    throw AppError.validation([
+      { field: 'url', message: "is not a URL; paste the calendar's ICS/iCal address (https://…)" },
+    ]);
+  }
+  const ok = url.protocol === 'https:' || url.protocol === 'http:' || (allowFile && url.protocol === 'file:');
+  if (!ok)
+    throw AppError.validation([{ field: 'url', message: 'must start with https://, http:// or webcal://' }]);
+  return url.toString();
+}
