@@ -8,9 +8,22 @@ export interface HelpData {
   unknown?: string;
 }
 
+/** What `/briefing` does, for the help and for `/briefing help`. */
+export function briefingCommandLines(canManage: boolean): string[] {
+  const lines = [
+    `• \`${COMMANDS.briefing}\`: preview your briefing for the next 24 hours (not sent)`,
+    `• \`${COMMANDS.briefing} send\`: email your briefing to you now`,
+    `• \`${COMMANDS.briefing} settings\`: delivery time, preparation time, time zone, Slack DM, empty briefings`,
+    `• \`${COMMANDS.briefing} connect google\`, \`${COMMANDS.briefing} connect microsoft\` or \`${COMMANDS.briefing} connect ics &lt;feed URL&gt;\`: connect your calendar`,
+  ];
+  if (canManage) lines.push(`• \`${COMMANDS.briefing} preview @rep\`: see a rep's briefing as it stands now`);
+  return lines;
+}
+
 export function helpMessage(data: HelpData): { text: string; blocks: KnownBlock[] } {
   const lines = [
     `• \`${COMMANDS.briefly} help\`: this list`,
+    ...briefingCommandLines(data.canManage),
     `• \`${COMMANDS.reps}\`: list the reps Briefly prepares briefings for`,
   ];
   if (data.canManage) {

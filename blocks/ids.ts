@@ -2,11 +2,13 @@
 export const COMMANDS = {
   briefly: '/briefly',
   reps: '/reps',
+  briefing: '/briefing',
 } as const;
 
 export const CALLBACKS = {
   repForm: 'rep_form',
   settingsForm: 'settings_form',
+  briefingSettings: 'briefing_settings',
 } as const;
 
 export const ACTIONS = {
@@ -15,6 +17,8 @@ export const ACTIONS = {
   repsPage: 'reps_page',
   repUserPicked: 'rep_user_picked',
   repAdd: 'rep_add',
+  /** The link button to a calendar's consent page: Slack still posts the click, which gets a bare ack. */
+  calendarConnectLink: 'calendar_connect_link',
 } as const;
 
 export const REP_FORM_BLOCKS = {
@@ -33,4 +37,17 @@ export const SETTINGS_FORM_BLOCKS = {
   alert_channel: 'settings_alert_channel',
   stats_channel: 'settings_stats_channel',
   approvals_channel: 'settings_approvals_channel',
+} as const;
+
+export const BRIEFING_SETTINGS_BLOCKS = {
+  briefingTime: 'briefing_settings_briefing_time',
+  prepTime: 'briefing_settings_prep_time',
+  timeZone: 'briefing_settings_time_zone',
+  options: 'briefing_settings_options',
+} as const;
+
+/** Option values of the checkboxes in the briefing settings modal. */
+export const BRIEFING_SETTINGS_OPTIONS = {
+  slackDm: 'slack_dm',
+  emptyBriefings: 'empty_briefings',
 } as const;

@@ -12,7 +12,6 @@ CREATE TABLE "briefings" (
 	"content" jsonb,
 	"message_id" uuid,
 	"reason" text,
-	"attempts" integer DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );

@@ -1,5 +1,5 @@
 import { Heading, Link, Section, Text } from '@react-email/components';
-import { render } from '@react-email/render';
+import { render, toPlainText } from '@react-email/render';
 import type { CSSProperties } from 'react';
 import type {
   BriefingAllDayEvent,
@@ -275,10 +275,8 @@ const TEXT_OPTIONS = {
 export async function renderBriefingEmail(
   model: BriefingModel,
 ): Promise<{ subject: string; html: string; text: string }> {
-  const element = <Briefing {...model} />;
-  const [html, text] = await Promise.all([
-    render(element),
-    render(element, { plainText: true, htmlToTextOptions: TEXT_OPTIONS }),
-  ]);
-  return { subject: briefingSubject(model), html, text };
+  // One React render; the text is converted from that HTML (what render's plainText option does
+  // internally), which halves the cost of the 2,000 renders of a busy morning.
+  const html = await render(<Briefing {...model} />);
+  return { subject: briefingSubject(model), html, text: toPlainText(html, TEXT_OPTIONS) };
 }

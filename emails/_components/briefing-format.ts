@@ -44,7 +44,11 @@ export function shortDay(model: BriefingModel): string {
  * carries its weekday ("23:30–Wed 00:15"), so a late call is not read as a morning one.
  */
 export function timeRange(model: BriefingModel, meeting: BriefingMeeting): string {
-  return `${localTime(model, meeting.startsAt)}–${localTime(model, meeting.endsAt)}`;
+  const start = instant(model, meeting.startsAt);
+  const end = instant(model, meeting.endsAt);
+  // The end names its day only when it differs from the start's: "Tue 09:30–10:00", "23:30–Wed 00:15".
+  const sameDay = start.isValid && end.isValid && start.toISODate() === end.toISODate();
+  return `${localTime(model, meeting.startsAt)}–${sameDay ? end.toFormat('HH:mm') : localTime(model, meeting.endsAt)}`;
 }
 
 /** One instant as the rep reads it: "09:30", or "Wed 00:30" when on another local day. */

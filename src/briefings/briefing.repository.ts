@@ -18,7 +18,6 @@ export interface BriefingRow {
   content: Record<string, unknown> | null;
   message_id: string | null;
   reason: string | null;
-  attempts: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -147,12 +146,6 @@ export class BriefingRepository {
       [id],
     );
     return rows[0].message_id;
-  }
-
-  async countAttempt(id: string): Promise<void> {
-    await this.pool.query('UPDATE briefings SET attempts = attempts + 1, updated_at = now() WHERE id = $1', [
-      id,
-    ]);
   }
 
   async list(repId: string, limit: number, before?: string): Promise<BriefingWithMessage[]> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { renderBriefingEmail } from '../../emails/briefing.tsx';
 import type { AlertService } from '../alerts/alert.service.ts';
-import type { CalendarRepository } from '../calendars/calendar.repository.ts';
+import type { CalendarRepository, MirrorEvent } from '../calendars/calendar.repository.ts';
 import type { CalendarSyncService, SyncOutcome } from '../calendars/calendar-sync.service.ts';
 import type { PersonProfile } from '../db/schema.ts';
 import type { DeliveryService } from '../delivery/delivery.service.ts';
@@ -161,26 +161,25 @@ export class BriefingService {
     return this.deps.sync.sync({ id: rep.id, email: rep.email });
   }
 
-  /** External attendees of the window's meetings that the cache does not know yet go to the enrichment queue. */
-  private async queueEnrichment(rep: BriefingRep, window: { start: Date; end: Date }): Promise<string[]> {
-    const events = await this.deps.calendars.eventsBetween(rep.id, window.start, window.end);
-    const emails = externalEmails(
-      briefingMeetings(events, window),
-      rep.email,
-      companyDomainsFor(rep.email, this.deps.options.companyDomains),
+  /** External attendees the cache does not know yet go to the (rate-limited) enrichment queue. */
+  private async enqueueLookups(emails: string[]): Promise<void> {
+    if (emails.length === 0) return;
+    await this.deps.queues.get('enrichment').addBulk(
+      emails.map((email) => ({
+        name: ENRICH_JOB,
+        data: { email },
+        opts: { jobId: enrichJobId(email), attempts: 4 },
+      })),
     );
+  }
+
+  /** The external attendees of a window's meetings, and which of them the cache knows. */
+  private async participantsOf(rep: BriefingRep, events: MirrorEvent[], window: { start: Date; end: Date }) {
+    const meetings = briefingMeetings(events, window);
+    const domains = companyDomainsFor(rep.email, this.deps.options.companyDomains);
+    const emails = externalEmails(meetings, rep.email, domains);
     const fresh = await this.deps.participants.getFresh(emails, this.deps.clock.now());
-    const missing = emails.filter((email) => !fresh.has(email));
-    if (missing.length > 0) {
-      await this.deps.queues.get('enrichment').addBulk(
-        missing.map((email) => ({
-          name: ENRICH_JOB,
-          data: { email },
-          opts: { jobId: enrichJobId(email), attempts: 4 },
-        })),
-      );
-    }
-    return missing;
+    return { meetings, domains, emails, fresh, missing: emails.filter((email) => !fresh.has(email)) };
   }
 
   /** The `prepare` job: first sync of the day and enrichment of who the rep will meet. */
@@ -190,10 +189,9 @@ export class BriefingService {
     const rep = await this.loadRep(row.rep_id);
     const outcome = await this.syncFor(rep);
     if (outcome.status === 'synced') {
-      await this.queueEnrichment(rep, {
-        start: row.deliver_at,
-        end: new Date(row.deliver_at.getTime() + 86_400_000),
-      });
+      const window = { start: row.deliver_at, end: new Date(row.deliver_at.getTime() + 86_400_000) };
+      const events = await this.deps.calendars.eventsBetween(rep.id, window.start, window.end);
+      await this.enqueueLookups((await this.participantsOf(rep, events, window)).missing);
     }
     // A missing or broken calendar still gets a briefing attempt at finalize time: the rep is told there.
     await this.deps.repo.transition(row.id, ['pending'], 'prepared', { prepared: true });
@@ -201,20 +199,23 @@ export class BriefingService {
     return { status: 'prepared' };
   }
 
-  /** Builds the model for a window from the mirror and the enrichment cache (waiting a little for running lookups). */
+  /**
+   * Builds the model for a window from the mirror and the enrichment cache. Attendees not cached
+   * yet are queued for lookup (when `enqueue`) and waited for up to `waitMs` while their lookups run.
+   */
   async build(
     rep: BriefingRep,
     localDate: string,
     window: { start: Date; end: Date },
     waitMs: number,
+    enqueue = true,
   ): Promise<BriefingModel> {
-    const domains = companyDomainsFor(rep.email, this.deps.options.companyDomains);
     const dayStart = new Date(`${localDate}T00:00:00Z`);
     const from = new Date(Math.min(window.start.getTime(), dayStart.getTime()));
     const events = await this.deps.calendars.eventsBetween(rep.id, from, window.end);
-    const meetings = briefingMeetings(events, window);
-    const emails = externalEmails(meetings, rep.email, domains);
-    let fresh = await this.deps.participants.getFresh(emails, this.deps.clock.now());
+    const { meetings, domains, emails, missing, ...known } = await this.participantsOf(rep, events, window);
+    let fresh = known.fresh;
+    if (enqueue) await this.enqueueLookups(missing);
     const deadline = Date.now() + waitMs;
     while (
       fresh.size < emails.length &&
@@ -279,8 +280,13 @@ export class BriefingService {
     sendAt: Date,
   ): Promise<{ status: string; messageId?: string }> {
     const outcome = await this.syncFor(rep);
-    if (outcome.status === 'synced') await this.queueEnrichment(rep, window);
-    const model = await this.build(rep, row.local_date, window, this.deps.options.enrichWaitMs);
+    const model = await this.build(
+      rep,
+      row.local_date,
+      window,
+      this.deps.options.enrichWaitMs,
+      outcome.status === 'synced',
+    );
     const empty = model.meetings.length === 0 && model.allDay.length === 0;
     if (outcome.status !== 'synced' && empty) {
       const reason =

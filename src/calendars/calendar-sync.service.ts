@@ -70,10 +70,15 @@ export interface CalendarSyncDeps {
 export class CalendarSyncService {
   constructor(private readonly deps: CalendarSyncDeps) {}
 
+  /**
+   * Whole UTC days, so the window stays the same all day: an ICS 304 only means "unchanged" for
+   * the window the stored validators were fetched for, and a Google full sync keeps its timeMin.
+   */
   window(now: Date): SyncWindow {
+    const day = Math.floor(now.getTime() / 86_400_000) * 86_400_000;
     return {
-      start: new Date(now.getTime() - this.deps.historyDays * 86_400_000),
-      end: new Date(now.getTime() + this.deps.horizonDays * 86_400_000),
+      start: new Date(day - this.deps.historyDays * 86_400_000),
+      end: new Date(day + (this.deps.horizonDays + 1) * 86_400_000),
     };
   }
 

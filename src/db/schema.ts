@@ -348,7 +348,6 @@ export const briefings = pgTable(
     content: jsonb('content').$type<Record<string, unknown>>(),
     messageId: uuid('message_id'),
     reason: text('reason'),
-    attempts: integer('attempts').notNull().default(0),
     ...timestamps,
   },
   (t) => [

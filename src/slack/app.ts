@@ -3,11 +3,13 @@ import type { Config } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
 import { boltLogger } from './bolt-logger.ts';
+import { register as registerBriefing } from './commands/briefing.command.ts';
 import { register as registerBriefly } from './commands/briefly.command.ts';
 import { register as registerReps } from './commands/reps.command.ts';
 import type { SlackDeps } from './deps.ts';
 import { register as registerHome } from './events/app-home-opened.event.ts';
 import { FastifyReceiver } from './fastify-receiver.ts';
+import { register as registerBriefingSettings } from './views/briefing-settings.view.ts';
 import { register as registerRepForm } from './views/rep-form.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
 
@@ -15,7 +17,9 @@ import { register as registerSettingsForm } from './views/settings.view.ts';
 const LISTENERS = [
   registerBriefly,
   registerReps,
+  registerBriefing,
   registerRepForm,
+  registerBriefingSettings,
   registerSettingsForm,
   registerRepActions,
   registerHome,

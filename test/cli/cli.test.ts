@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { dropDatabase, testEnv } from '../helpers/service.ts';
@@ -72,4 +74,21 @@ describe('briefly CLI', () => {
     expect(code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
   });
+
+  it('when `briefly demo` runs on a fresh database, then a briefing from the bundled calendar lands in the file outbox', async () => {
+    const res = await runCli(['demo'], { ...env, LOG_LEVEL: 'warn' });
+    expect(res.stderr).not.toMatch(/Error/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/Demo rep demo\.rep@briefly\.example/);
+    expect(res.stdout).toMatch(/sent: an \.eml file in /);
+    const dir = env.EMAIL_OUTBOX_DIR as string;
+    const files = readdirSync(dir).filter((f) => f.endsWith('.eml'));
+    expect(files).toHaveLength(1);
+    const eml = readFileSync(join(dir, files[0] as string), 'utf8');
+    expect(eml).toMatch(/^To: .*demo\.rep@briefly\.example/m);
+    expect(eml).toMatch(/^Subject: Your briefing for /m);
+    // Running it again reuses the rep and sends today's briefing again as an on-demand copy.
+    const again = await runCli(['demo'], { ...env, LOG_LEVEL: 'warn' });
+    expect(again.code).toBe(0);
+  }, 60_000);
 });

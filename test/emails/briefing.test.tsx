@@ -81,6 +81,14 @@ describe('briefing email', () => {
     );
   });
 
+  it('when a meeting is entirely on the next day, then only its start names the weekday', async () => {
+    const { text } = await renderBriefingEmail({
+      ...FIXED_BRIEFING,
+      meetings: [briefingMeeting({ startsAt: '2026-11-25T09:30:00.000Z', endsAt: '2026-11-25T10:00:00.000Z' })],
+    });
+    expect(text).toContain('Wed 09:30–10:00');
+  });
+
   it('when a meeting crosses midnight, then the end carries its weekday', async () => {
     const { text } = await renderBriefingEmail(FIXED_BRIEFING);
     expect(text).toContain('23:30–Wed 00:15');
