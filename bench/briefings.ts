@@ -1,8 +1,9 @@
 /**
  * npm run bench:briefings: 2,000 reps across 12 time zones, 8 meetings each with 3 external
  * attendees, calendars (ICS feeds) and enrichment (a PDL-compatible API) served by local fake
- * servers, delivery to a fake SendGrid. The service runs as its own process with every role, as
- * `npm start` does; the scheduler's own tick creates the briefings. Prints: briefings prepared per
+ * servers, delivery to a fake SendGrid. The service runs in processes of its own: one with every
+ * role (as `npm start`) plus BENCH_WORKERS (default 1) worker-only ones, as a deployment that
+ * scales out would; the scheduler's own tick creates the briefings. Prints: briefings prepared per
  * second, enrichment calls versus unique emails, and delivery lateness against each rep's local
  * delivery time. Asserts nothing. BENCH_REPS overrides the rep count.
  */
@@ -221,7 +222,11 @@ async function main() {
     `preparation at ${slots[0]?.deliverAt ? new Date(slots[0].deliverAt.getTime() - 180_000).toISOString() : ''}, delivery 3 min later`,
   );
 
+  // As deployed for scale: one process with every role plus BENCH_WORKERS worker-only processes.
   const service = await spawnService('all', env);
+  const workers = await Promise.all(
+    Array.from({ length: Number(process.env.BENCH_WORKERS ?? 1) }, () => spawnService('worker', env)),
+  );
   const count = async (sql: string) => Number((await pool.query(sql)).rows[0].n);
   const deadline = Date.now() + 10 * 60_000;
   while (Date.now() < deadline && sendgrid.receivedAt.size < REPS) {
@@ -251,7 +256,7 @@ async function main() {
     .map(([id, at]) => performance.timeOrigin + at - (deliverAt.get(id) ?? Number.NaN))
     .filter((ms) => Number.isFinite(ms))
     .sort((a, b) => a - b);
-  await service.stop();
+  await Promise.all([service, ...workers].map((p) => p.stop()));
   await pool.end();
   const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
   await admin.connect();

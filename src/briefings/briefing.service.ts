@@ -185,7 +185,7 @@ export class BriefingService {
   /** The `prepare` job: first sync of the day and enrichment of who the rep will meet. */
   async prepare(briefingId: string): Promise<{ status: string }> {
     const row = await this.deps.repo.get(briefingId);
-    if (!row || row.status !== 'pending') return { status: row?.status ?? 'missing' };
+    if (row?.status !== 'pending') return { status: row?.status ?? 'missing' };
     const rep = await this.loadRep(row.rep_id);
     const outcome = await this.syncFor(rep);
     if (outcome.status === 'synced') {
@@ -258,7 +258,7 @@ export class BriefingService {
   /** The `finalize` job: last-minute sync, render, hand to delivery (or skip past the cutoff). */
   async finalize(briefingId: string): Promise<{ status: string; messageId?: string }> {
     const row = await this.deps.repo.get(briefingId);
-    if (!row || row.status !== 'prepared') return { status: row?.status ?? 'missing' };
+    if (row?.status !== 'prepared') return { status: row?.status ?? 'missing' };
     const now = this.deps.clock.now();
     if (now.getTime() >= row.cutoff_at.getTime()) {
       await this.deps.repo.transition(row.id, ['prepared'], 'skipped', {

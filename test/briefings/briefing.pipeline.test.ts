@@ -57,7 +57,7 @@ const briefing = async (repId: string, date: string) =>
 
 describe('briefing pipeline', () => {
   it('when the rep’s 05:00 passes, then the briefing is prepared; at 07:50 it is re-synced, rendered and handed to delivery for 08:00 local', async () => {
-    const rep = await newRep('nora@acme.test', 'America/New_York');
+    const rep = await newRep('nora@acme.test', 'America/New_York', { slack_user_id: 'UNORA0001' });
     fake.events.set('nora@acme.test', [
       meeting('m1', '2026-12-02T15:00:00Z', 45, ['nora@acme.test', 'ana@northwind.example', 'bo@acme.test'], {
         title: 'Discovery call — Northwind',
@@ -91,13 +91,11 @@ describe('briefing pipeline', () => {
     expect(enrichment.calls).toEqual(['ana@northwind.example']);
 
     // A meeting booked after preparation appears thanks to the refresh sync.
-    fake.events
-      .get('nora@acme.test')
-      ?.push(
-        meeting('m3', '2026-12-02T19:00:00Z', 30, ['nora@acme.test', 'li@initech.example'], {
-          title: 'Late add',
-        }),
-      );
+    fake.events.get('nora@acme.test')?.push(
+      meeting('m3', '2026-12-02T19:00:00Z', 30, ['nora@acme.test', 'li@initech.example'], {
+        title: 'Late add',
+      }),
+    );
     now = new Date('2026-12-02T12:51:00Z'); // 07:51
     const job = await svc.queues.get('briefings').getJob(finalizeJobId(prepared));
     expect(await job?.isDelayed()).toBe(true);
@@ -132,6 +130,12 @@ describe('briefing pipeline', () => {
       email: 'li@initech.example',
       firstMeeting: true,
     });
+
+    // The Slack DM carries the same briefing and waits for the delivery time too.
+    const dm = (
+      await svc.db.query("SELECT channel, blocks::text AS blocks FROM slack_posts WHERE kind = 'briefing-dm'")
+    ).rows;
+    expect(dm).toEqual([{ channel: 'UNORA0001', blocks: expect.stringContaining('Discovery call') }]);
 
     // Ticking again the same day builds nothing more.
     await svc.briefings.service.tick();

@@ -84,7 +84,9 @@ describe('briefing email', () => {
   it('when a meeting is entirely on the next day, then only its start names the weekday', async () => {
     const { text } = await renderBriefingEmail({
       ...FIXED_BRIEFING,
-      meetings: [briefingMeeting({ startsAt: '2026-11-25T09:30:00.000Z', endsAt: '2026-11-25T10:00:00.000Z' })],
+      meetings: [
+        briefingMeeting({ startsAt: '2026-11-25T09:30:00.000Z', endsAt: '2026-11-25T10:00:00.000Z' }),
+      ],
     });
     expect(text).toContain('Wed 09:30–10:00');
   });

@@ -36,7 +36,11 @@ export function parseUserMention(raw: string): string | undefined {
  * command text, so a feed URL with a query (`?a=1&b=2`) arrives as `?a=1&amp;b=2`.
  */
 export function feedUrlArgument(raw: string): string {
-  const inner = raw.trim().replace(/^<(.*)>$/, '$1').split('|')[0] ?? '';
+  const inner =
+    raw
+      .trim()
+      .replace(/^<(.*)>$/, '$1')
+      .split('|')[0] ?? '';
   return inner.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 

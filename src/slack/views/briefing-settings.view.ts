@@ -7,7 +7,14 @@ import { isValidTimeZone, LOCAL_TIME } from '../../shared/time.ts';
 import type { SlackDeps } from '../deps.ts';
 import { findBlock, readValue, type ViewStateValue, type ViewStateValues } from '../view-state.ts';
 
-const metadataSchema = z.object({ channelId: z.string().regex(/^[CDG][A-Z0-9]+$/).optional() }).catch({});
+const metadataSchema = z
+  .object({
+    channelId: z
+      .string()
+      .regex(/^[CDG][A-Z0-9]+$/)
+      .optional(),
+  })
+  .catch({});
 
 function parseMetadata(raw: string | undefined): z.infer<typeof metadataSchema> {
   try {
