@@ -244,6 +244,14 @@ async function main() {
        FROM briefings`,
     )
   ).rows[0];
+  // When finalize handed each briefing to delivery, relative to its delivery time (negative: ahead).
+  const handedOff = (
+    await pool.query(
+      `SELECT extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY m.created_at - b.deliver_at)) AS p50,
+              extract(epoch FROM max(m.created_at - b.deliver_at)) AS max
+       FROM briefings b JOIN messages m ON m.id = b.message_id`,
+    )
+  ).rows[0];
   const statuses = (
     await pool.query('SELECT status, count(*)::int n, min(reason) reason FROM briefings GROUP BY 1')
   ).rows;
@@ -278,6 +286,9 @@ async function main() {
   );
   console.log(
     `delivered at provider:  ${sendgrid.receivedAt.size} of ${REPS}; duplicates ${sendgrid.duplicates()}`,
+  );
+  console.log(
+    `handed to delivery:     p50 ${Number(handedOff.p50).toFixed(2)} s, last ${Number(handedOff.max).toFixed(2)} s relative to the delivery time (refresh ${env.BRIEFING_REFRESH_MINUTES} min before)`,
   );
   console.log(
     `lateness vs local time: p50 ${s(percentile(lateness, 50))}, p99 ${s(percentile(lateness, 99))}, max ${s(lateness.at(-1) ?? Number.NaN)} (target p99 < 5 s)`,
