@@ -1,4 +1,5 @@
 import type { HomeView, KnownBlock } from '@slack/types';
+import type { CalendarStatus } from '../src/calendars/calendar-connect.service.ts';
 import type { RepView } from '../src/reps/rep.schemas.ts';
 import type { ChannelSettings } from '../src/settings/settings.repository.ts';
 import { context, escapeMrkdwn, header, section } from './common.ts';
@@ -11,6 +12,25 @@ export interface HomeData {
   canManage: boolean;
   isAdmin: boolean;
   channels: ChannelSettings;
+  /** The viewer's calendar connection; null when none is connected yet. */
+  calendar?: CalendarStatus | null;
+}
+
+function calendarLine(rep: RepView, calendar: CalendarStatus | null | undefined): string {
+  if (!calendar) {
+    const how =
+      rep.calendar_source === 'ics'
+        ? `${COMMANDS.briefing} connect ics <feed URL>`
+        : `${COMMANDS.briefing} connect ${rep.calendar_source}`;
+    return `*Calendar:* ${SOURCE[rep.calendar_source]}, *not connected yet*: run \`${how}\``;
+  }
+  if (calendar.status === 'broken') {
+    return `*Calendar:* ${SOURCE[calendar.provider]}, :warning: *not working* (${escapeMrkdwn(calendar.brokenReason ?? 'unknown')}): reconnect with \`${COMMANDS.briefing} connect ${calendar.provider}\``;
+  }
+  const synced = calendar.lastSyncedAt
+    ? `last synced <!date^${Math.floor(calendar.lastSyncedAt.getTime() / 1000)}^{date_short_pretty} {time}|${calendar.lastSyncedAt.toISOString()}>`
+    : 'first sync pending';
+  return `*Calendar:* ${SOURCE[calendar.provider]}, connected (${synced})`;
 }
 
 function channel(id: string | undefined): string {
@@ -35,7 +55,7 @@ export function homeView(data: HomeData): HomeView {
           `*Email:* ${escapeMrkdwn(rep.email)}`,
           `*Time zone:* ${escapeMrkdwn(rep.time_zone)}`,
           `*Briefing time:* ${rep.briefing_time} (prepared from ${rep.prep_time})`,
-          `*Calendar:* ${SOURCE[rep.calendar_source]}`,
+          calendarLine(rep, data.calendar),
           `*Role:* ${rep.role}`,
         ].join('\n'),
       ),

@@ -305,19 +305,7 @@ export class BriefingService {
       return { status: 'empty' };
     }
     const messageId = await this.deps.repo.reserveMessageId(row.id);
-    const email = await renderBriefingEmail(model);
-    await this.deps.delivery.sendInternal({
-      id: messageId,
-      kind: 'briefing',
-      to: [{ email: rep.email, name: rep.name }],
-      subject: email.subject,
-      html: email.html,
-      text: email.text,
-      priority: 'high',
-      sendAt,
-      tags: ['briefing'],
-      metadata: { briefing_id: row.id, rep_id: rep.id, local_date: row.local_date },
-    });
+    await this.sendEmail(rep, model, { id: messageId, sendAt, briefingId: row.id });
     await this.deps.repo.transition(row.id, ['prepared', 'pending'], 'scheduled', {
       content: model,
       meetingCount: model.meetings.length,
@@ -325,6 +313,32 @@ export class BriefingService {
     });
     await this.postDm(rep, model, sendAt);
     return { status: 'scheduled', messageId };
+  }
+
+  /** Renders the briefing and hands it to the delivery layer (high priority: it is time-bound). */
+  private async sendEmail(
+    rep: BriefingRep,
+    model: BriefingModel,
+    options: { id?: string; sendAt: Date; briefingId: string; onDemand?: boolean },
+  ): Promise<{ id: string }> {
+    const email = await renderBriefingEmail(model);
+    return this.deps.delivery.sendInternal({
+      id: options.id,
+      kind: 'briefing',
+      to: [{ email: rep.email, name: rep.name }],
+      subject: email.subject,
+      html: email.html,
+      text: email.text,
+      priority: 'high',
+      sendAt: options.sendAt,
+      tags: options.onDemand ? ['briefing', 'on-demand'] : ['briefing'],
+      metadata: {
+        briefing_id: options.briefingId,
+        rep_id: rep.id,
+        local_date: model.localDate,
+        ...(options.onDemand ? { on_demand: true } : {}),
+      },
+    });
   }
 
   /** The Slack DM goes out with the email, at the delivery time (the slack queue delays it). */
@@ -340,14 +354,12 @@ export class BriefingService {
     const rep = await this.loadRep(repId);
     const now = this.deps.clock.now();
     const localDate = localDateAt(now, rep.timeZone);
-    const outcome = await this.syncFor(rep).catch((error: Error) => {
+    await this.syncFor(rep).catch((error: Error) =>
       this.deps.logger.warn('preview: calendar sync failed, showing the mirror', {
         rep_id: rep.id,
         error: error.message,
-      });
-      return undefined;
-    });
-    void outcome;
+      }),
+    );
     return this.build(rep, localDate, { start: now, end: new Date(now.getTime() + 86_400_000) }, 0);
   }
 
@@ -369,17 +381,7 @@ export class BriefingService {
       return { ...result, briefingId: row.id };
     }
     const model = await this.build(rep, localDate, window, this.deps.options.enrichWaitMs);
-    const email = await renderBriefingEmail(model);
-    const { id } = await this.deps.delivery.sendInternal({
-      kind: 'briefing',
-      to: [{ email: rep.email, name: rep.name }],
-      subject: email.subject,
-      html: email.html,
-      text: email.text,
-      priority: 'high',
-      tags: ['briefing', 'on-demand'],
-      metadata: { briefing_id: row.id, rep_id: rep.id, local_date: localDate, on_demand: true },
-    });
+    const { id } = await this.sendEmail(rep, model, { sendAt: now, briefingId: row.id, onDemand: true });
     return { status: 'scheduled', messageId: id, briefingId: row.id };
   }
 

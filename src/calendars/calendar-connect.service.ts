@@ -8,6 +8,13 @@ import type { CalendarRepository } from './calendar.repository.ts';
 import type { CalendarSyncService, SyncOutcome } from './calendar-sync.service.ts';
 import { exchangeGoogleCode, googleAuthUrl } from './providers/google-oauth.ts';
 
+export interface CalendarStatus {
+  provider: 'google' | 'microsoft' | 'ics';
+  status: 'active' | 'broken';
+  brokenReason: string | null;
+  lastSyncedAt: Date | null;
+}
+
 export type ConnectResult =
   | { kind: 'connected'; provider: string; outcome: SyncOutcome }
   | { kind: 'authorize'; provider: string; url: string };
@@ -30,6 +37,18 @@ export class CalendarConnectService {
       stateKey: Buffer;
     },
   ) {}
+
+  /** What App Home and `/briefing` show about a rep's calendar (never its credentials). */
+  async status(repId: string): Promise<CalendarStatus | null> {
+    const row = await this.deps.calendars.connection(repId);
+    if (!row) return null;
+    return {
+      provider: row.provider,
+      status: row.status,
+      brokenReason: row.broken_reason,
+      lastSyncedAt: row.last_synced_at,
+    };
+  }
 
   private redirectUri(): string {
     return `${this.deps.config.http.publicUrl}/oauth/google/callback`;

@@ -154,7 +154,27 @@ describe('App Home', () => {
     expect(text).toContain('cleo@acme.com');
     expect(text).toContain('07:45');
     expect(text).toContain('Australia/Lord_Howe');
+    expect(text).toContain('not connected yet');
+    expect(text).toContain('/briefing connect google');
     expect(sent.view).toMatchSnapshot();
+  });
+
+  it('when the rep’s calendar connection is broken, then Home says so and how to reconnect', async () => {
+    const { rows } = await svc.db.query(
+      `INSERT INTO reps (name, email, time_zone, slack_user_id) VALUES ('Dev', 'dev@acme.com', 'UTC', 'UDEV000001') RETURNING id`,
+    );
+    await svc.db.query(
+      `INSERT INTO calendar_connections (rep_id, provider, auth_kind, status, broken_reason)
+       VALUES ($1, 'microsoft', 'app', 'broken', 'consent was withdrawn')`,
+      [rows[0].id],
+    );
+    const publish = slackApi('views.publish');
+    await event(svc.web, { type: 'app_home_opened', user: 'UDEV000001', channel: 'D0003', tab: 'home' });
+    await vi.waitFor(() => expect(publish.scope.isDone()).toBe(true));
+    const text = JSON.stringify(publish.captured[0]);
+    expect(text).toContain('not working');
+    expect(text).toContain('consent was withdrawn');
+    expect(text).toContain('/briefing connect microsoft');
   });
 
   it('when someone who is not a rep opens Home, then it says how to get set up', async () => {

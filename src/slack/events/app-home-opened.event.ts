@@ -11,10 +11,13 @@ export function register(app: App, deps: SlackDeps): void {
       deps.reps.canManageReps(event.user),
       deps.reps.isAdmin(event.user),
     ]);
-    const channels = isAdmin ? await deps.settings.getChannels() : {};
+    const [channels, calendar] = await Promise.all([
+      isAdmin ? deps.settings.getChannels() : {},
+      row ? deps.calendarConnect.status(row.id) : null,
+    ]);
     await client.views.publish({
       user_id: event.user,
-      view: homeView({ rep: row ? toRepView(row) : undefined, canManage, isAdmin, channels }),
+      view: homeView({ rep: row ? toRepView(row) : undefined, canManage, isAdmin, channels, calendar }),
     });
   });
 }
