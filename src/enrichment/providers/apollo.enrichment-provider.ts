@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { PersonProfile } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
 import { type EnrichmentProvider, QuotaExhaustedError } from '../enrichment-provider.ts';
+import { compactProfile, linkedinUrl, networkReason, redactKey, retryAfter } from './vendor-http.ts';
 
 export interface ApolloOptions {
   apiKey: string;
@@ -100,10 +101,8 @@ export class ApolloEnrichmentProvider implements EnrichmentProvider {
       });
       body = await response.text();
     } catch (error) {
-      throw new AppError('unavailable', `Apollo people match ${this.networkReason(error)}`, {
-        retryable: true,
-        cause: error,
-      });
+      const reason = networkReason(error, this.options.timeoutMs, this.options.apiKey);
+      throw new AppError('unavailable', `Apollo people match ${reason}`, { retryable: true, cause: error });
     }
     if (response.status === 200) return this.parseMatch(body);
     throw this.classify(response, body);
@@ -129,7 +128,7 @@ export class ApolloEnrichmentProvider implements EnrichmentProvider {
     const org = p.organization;
     const fullName = p.name ?? ([p.first_name, p.last_name].filter(Boolean).join(' ') || undefined);
     const location = [p.city, p.state, p.country].filter(Boolean).join(', ');
-    return compact({
+    return compactProfile({
       name: fullName,
       title: p.title,
       company: org?.name,
@@ -144,7 +143,7 @@ export class ApolloEnrichmentProvider implements EnrichmentProvider {
 
   private classify(response: Response, body: string): AppError {
     const status = response.status;
-    const detail = this.redact(vendorMessage(body) ?? `HTTP ${status}`);
+    const detail = redactKey(vendorMessage(body) ?? `HTTP ${status}`, this.options.apiKey);
     const message = `Apollo people match ${status}: ${detail}`;
     if (status === 401) {
       return new AppError('unauthorized', `APOLLO_API_KEY was rejected (401): ${detail}`, {
@@ -169,19 +168,6 @@ export class ApolloEnrichmentProvider implements EnrichmentProvider {
     if (status >= 500) return new AppError('unavailable', message, { retryable: true });
     return new AppError('vendor_error', message, { retryable: false });
   }
-
-  private networkReason(error: unknown): string {
-    const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError')
-      return `timed out after ${this.options.timeoutMs} ms`;
-    const why = e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error';
-    return `failed: ${this.redact(String(why)).slice(0, 200)}`;
-  }
-
-  /** A vendor (or a proxy) may echo the request back; the key must not reach logs or Slack. */
-  private redact(value: string): string {
-    return this.options.apiKey ? value.split(this.options.apiKey).join('[redacted]') : value;
-  }
 }
 
 function vendorMessage(body: string): string | undefined {
@@ -196,41 +182,7 @@ function vendorMessage(body: string): string | undefined {
   }
 }
 
-/** Retry-After (seconds or an HTTP date), else x-ratelimit-reset (seconds, or an epoch in s or ms). */
-function retryAfter(headers: Headers, now = Date.now()): number | undefined {
-  const header = headers.get('retry-after') ?? headers.get('x-ratelimit-reset');
-  if (!header) return undefined;
-  let seconds: number;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(header)) {
-    const n = Number(header);
-    seconds = n > 1e12 ? (n - now) / 1000 : n > 1e9 ? n - now / 1000 : n;
-  } else {
-    const at = Date.parse(header);
-    if (Number.isNaN(at)) return undefined;
-    seconds = (at - now) / 1000;
-  }
-  return Math.max(1, Math.ceil(seconds));
-}
-
-function compact(profile: PersonProfile): PersonProfile {
-  return Object.fromEntries(
-    Object.entries(profile).filter(([, v]) => v !== undefined && v !== ''),
-  ) as PersonProfile;
-}
-
 function capitalizeWords(value: string): string {
   if (value !== value.toLowerCase()) return value;
   return value.replace(/(^|[\s\-/(])([a-z])/g, (_, sep: string, ch: string) => sep + ch.toUpperCase());
-}
-
-/** Only a LinkedIn address goes into an email as a link; Apollo sends "http://www.linkedin.com/in/x". */
-function linkedinUrl(value: string): string | undefined {
-  const withScheme = /^https?:\/\//i.test(value) ? value.replace(/^http:/i, 'https:') : `https://${value}`;
-  try {
-    const url = new URL(withScheme);
-    if (url.hostname !== 'linkedin.com' && !url.hostname.endsWith('.linkedin.com')) return undefined;
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return undefined;
-  }
 }

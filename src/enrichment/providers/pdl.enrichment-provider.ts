@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { PersonProfile } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
 import { type EnrichmentProvider, QuotaExhaustedError } from '../enrichment-provider.ts';
+import { compactProfile, linkedinUrl, networkReason, redactKey, retryAfter } from './vendor-http.ts';
 
 export interface PdlOptions {
   apiKey: string;
@@ -64,10 +65,8 @@ export class PdlEnrichmentProvider implements EnrichmentProvider {
       });
       body = await response.text();
     } catch (error) {
-      throw new AppError('unavailable', `PDL person enrich ${this.networkReason(error)}`, {
-        retryable: true,
-        cause: error,
-      });
+      const reason = networkReason(error, this.options.timeoutMs, this.options.apiKey);
+      throw new AppError('unavailable', `PDL person enrich ${reason}`, { retryable: true, cause: error });
     }
     if (response.status === 200) return this.parseMatch(body);
     if (response.status === 404) return null;
@@ -91,7 +90,7 @@ export class PdlEnrichmentProvider implements EnrichmentProvider {
     }
     const d = person.parse(envelope.data.data);
     const industry = d.job_company_industry ?? d.industry;
-    return compact({
+    return compactProfile({
       name: d.full_name && smartCase(d.full_name, 'name'),
       title: d.job_title && smartCase(d.job_title, 'title'),
       company: d.job_company_name && smartCase(d.job_company_name, 'title'),
@@ -104,7 +103,7 @@ export class PdlEnrichmentProvider implements EnrichmentProvider {
 
   private classify(response: Response, body: string): AppError {
     const status = response.status;
-    const detail = this.redact(vendorMessage(body) ?? `HTTP ${status}`);
+    const detail = redactKey(vendorMessage(body) ?? `HTTP ${status}`, this.options.apiKey);
     const message = `PDL person enrich ${status}: ${detail}`;
     if (status === 401 || status === 403) {
       return new AppError('unauthorized', `PDL_API_KEY was rejected (${status}): ${detail}`, {
@@ -120,19 +119,6 @@ export class PdlEnrichmentProvider implements EnrichmentProvider {
     if (status >= 500) return new AppError('unavailable', message, { retryable: true });
     return new AppError('vendor_error', message, { retryable: false });
   }
-
-  private networkReason(error: unknown): string {
-    const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError')
-      return `timed out after ${this.options.timeoutMs} ms`;
-    const why = e.cause?.code ?? e.cause?.message ?? e.message ?? 'network error';
-    return `failed: ${this.redact(String(why)).slice(0, 200)}`;
-  }
-
-  /** A vendor (or a proxy) may echo the request back; the key must not reach logs or Slack. */
-  private redact(value: string): string {
-    return this.options.apiKey ? value.split(this.options.apiKey).join('[redacted]') : value;
-  }
 }
 
 function vendorMessage(body: string): string | undefined {
@@ -141,64 +127,6 @@ function vendorMessage(body: string): string | undefined {
     const error = parsed.success ? parsed.data.error : undefined;
     const message = [error?.type, error?.message].filter(Boolean).join(': ');
     return message ? message.slice(0, 300) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Seconds until PDL lets us call again: Retry-After (seconds or an HTTP date), else x-ratelimit-reset,
- * which PDL documents as the reset time in UTC and its SDK reads as JSON per window ({"minute": ...}).
- */
-export function retryAfter(headers: Headers, now = Date.now()): number | undefined {
-  const values: unknown[] = [];
-  const header = headers.get('retry-after');
-  const reset = headers.get('x-ratelimit-reset');
-  if (header) values.push(header);
-  else if (reset) {
-    try {
-      const json: unknown = JSON.parse(reset.replace(/'/g, '"'));
-      values.push(...(json && typeof json === 'object' ? Object.values(json) : [json]));
-    } catch {
-      values.push(reset);
-    }
-  }
-  const seconds = values
-    .map((value) => secondsUntil(value, now))
-    .filter((s): s is number => s !== undefined && Number.isFinite(s));
-  return seconds.length ? Math.max(1, Math.ceil(Math.min(...seconds))) : undefined;
-}
-
-function secondsUntil(value: unknown, now: number): number | undefined {
-  if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value))) {
-    const n = Number(value);
-    if (n > 1e12) return (n - now) / 1000;
-    if (n > 1e9) return n - now / 1000;
-    return n;
-  }
-  if (typeof value !== 'string') return undefined;
-  // "2024-05-13 20:03:00 UTC" and zone-less ISO times are UTC for PDL, not the server's local time.
-  const iso = value
-    .trim()
-    .replace(/^(\d{4}-\d\d-\d\d) /, '$1T')
-    .replace(/ ?UTC$/i, 'Z');
-  const at = Date.parse(/T[\d:.]+$/.test(iso) ? `${iso}Z` : iso);
-  return Number.isNaN(at) ? undefined : (at - now) / 1000;
-}
-
-function compact(profile: PersonProfile): PersonProfile {
-  return Object.fromEntries(
-    Object.entries(profile).filter(([, v]) => v !== undefined && v !== ''),
-  ) as PersonProfile;
-}
-
-/** Only a LinkedIn address goes into an email as a link: anything else PDL sent is dropped. */
-function linkedinUrl(value: string): string | undefined {
-  const withScheme = /^https?:\/\//i.test(value) ? value.replace(/^http:/i, 'https:') : `https://${value}`;
-  try {
-    const url = new URL(withScheme);
-    if (url.hostname !== 'linkedin.com' && !url.hostname.endsWith('.linkedin.com')) return undefined;
-    return url.toString().replace(/\/$/, '');
   } catch {
     return undefined;
   }

@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaExhaustedError } from '../../../src/enrichment/enrichment-provider.ts';
 import {
   PdlEnrichmentProvider,
-  retryAfter,
   smartCase,
 } from '../../../src/enrichment/providers/pdl.enrichment-provider.ts';
 import { AppError } from '../../../src/errors.ts';
@@ -219,22 +218,5 @@ describe('smartCase', () => {
 
   it('when a value already has capitals, then it is kept as written', () => {
     expect(smartCase('iPhone Engineer', 'title')).toBe('iPhone Engineer');
-  });
-});
-
-describe('retryAfter', () => {
-  const now = Date.parse('2026-03-01T10:00:00Z');
-  it('when PDL sends the reset as a UTC time or as JSON per window, then seconds until then are returned', () => {
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': '2026-03-01 10:00:30 UTC' }), now)).toBe(30);
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': "{'minute': '2026-03-01T10:01:00'}" }), now)).toBe(
-      60,
-    );
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': String(now / 1000 + 5) }), now)).toBe(5);
-    expect(retryAfter(new Headers({ 'retry-after': 'Sun, 01 Mar 2026 10:00:09 GMT' }), now)).toBe(9);
-  });
-
-  it('when the header is garbage or absent, then there is no wait to report', () => {
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': 'soon' }), now)).toBeUndefined();
-    expect(retryAfter(new Headers(), now)).toBeUndefined();
   });
 });
