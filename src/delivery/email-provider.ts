@@ -60,3 +60,28 @@ export interface EmailProvider {
 export function toMailbox(address: EmailAddress): { name: string; address: string } {
   return { name: address.name ?? '', address: address.email };
 }
+
+/**
+ * The nodemailer message for SMTP and the file outbox. The Message-ID derives from our id, so a
+ * receiver that dedupes on it drops the copy a retried send may produce.
+ */
+export function toMimeMessage(email: OutgoingEmail) {
+  return {
+    messageId: `<${email.messageId}@briefly>`,
+    from: toMailbox(email.from),
+    to: email.to.map(toMailbox),
+    cc: email.cc.map(toMailbox),
+    bcc: email.bcc.map(toMailbox),
+    replyTo: email.replyTo ? toMailbox(email.replyTo) : undefined,
+    subject: email.subject,
+    text: email.text,
+    html: email.html,
+    headers: { 'X-Briefly-Message-Id': email.messageId, ...email.headers },
+    attachments: email.attachments?.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.content,
+      encoding: 'base64' as const,
+    })),
+  };
+}

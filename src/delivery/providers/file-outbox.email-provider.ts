@@ -7,7 +7,7 @@ import {
   type OutgoingEmail,
   ProviderError,
   type SendResult,
-  toMailbox,
+  toMimeMessage,
 } from '../email-provider.ts';
 
 /**
@@ -29,24 +29,7 @@ export class FileOutboxEmailProvider implements EmailProvider {
 
   async send(email: OutgoingEmail): Promise<SendResult> {
     try {
-      const info = await this.composer.sendMail({
-        messageId: `<${email.messageId}@briefly>`,
-        from: toMailbox(email.from),
-        to: email.to.map(toMailbox),
-        cc: email.cc.map(toMailbox),
-        bcc: email.bcc.map(toMailbox),
-        replyTo: email.replyTo ? toMailbox(email.replyTo) : undefined,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        headers: { 'X-Briefly-Message-Id': email.messageId, ...email.headers },
-        attachments: email.attachments?.map((a) => ({
-          filename: a.filename,
-          contentType: a.contentType,
-          content: a.content,
-          encoding: 'base64',
-        })),
-      });
+      const info = await this.composer.sendMail(toMimeMessage(email));
       await mkdir(this.dir, { recursive: true });
       const file = resolve(
         this.dir,

@@ -5,7 +5,7 @@ import {
   type OutgoingEmail,
   ProviderError,
   type SendResult,
-  toMailbox,
+  toMimeMessage,
 } from '../email-provider.ts';
 
 interface SmtpError {
@@ -38,24 +38,7 @@ export class SmtpEmailProvider implements EmailProvider {
 
   async send(email: OutgoingEmail): Promise<SendResult> {
     try {
-      const info = await this.transporter.sendMail({
-        messageId: `<${email.messageId}@briefly>`,
-        from: toMailbox(email.from),
-        to: email.to.map(toMailbox),
-        cc: email.cc.map(toMailbox),
-        bcc: email.bcc.map(toMailbox),
-        replyTo: email.replyTo ? toMailbox(email.replyTo) : undefined,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        headers: { 'X-Briefly-Message-Id': email.messageId, ...email.headers },
-        attachments: email.attachments?.map((a) => ({
-          filename: a.filename,
-          contentType: a.contentType,
-          content: a.content,
-          encoding: 'base64',
-        })),
-      });
+      const info = await this.transporter.sendMail(toMimeMessage(email));
       return { provider: this.name, providerMessageId: info.messageId };
     } catch (error) {
       throw this.classify(error, 'send');
