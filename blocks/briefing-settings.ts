@@ -107,11 +107,27 @@ export function briefingPreviewMessage(
 }
 
 /** Shown under an empty preview: meetings come from a calendar, which may not be connected yet. */
-export function connectHint(preferred: string, ownRep: boolean): string {
+export function connectHint(
+  preferred: string,
+  ownRep: boolean,
+  calendar: { provider: string; status: 'active' | 'broken'; brokenReason: string | null } | null,
+): string {
+  if (calendar?.status === 'broken') {
+    const how = CONNECT_COMMANDS[calendar.provider] ?? CONNECT_COMMANDS.google;
+    const reason = escapeMrkdwn(truncate(calendar.brokenReason ?? 'unknown', 300));
+    return ownRep
+      ? `No meetings found: Briefly can no longer read your calendar (${reason}). Reconnect it with ${how}.`
+      : `No meetings found: this rep's calendar connection is broken (${reason}); they can reconnect with \`/briefing connect\`.`;
+  }
+  if (calendar) {
+    return ownRep
+      ? `No meetings in the next 24 hours in your ${providerName(calendar.provider)}.`
+      : `No meetings in the next 24 hours in this rep's ${providerName(calendar.provider)}.`;
+  }
   const how = CONNECT_COMMANDS[preferred] ?? CONNECT_COMMANDS.google;
   return ownRep
-    ? `No meetings found. Meetings come from your calendar: if it is not connected yet, connect it with ${how} (\`/briefing connect\` lists every option).`
-    : 'No meetings found. If this rep has not connected a calendar yet, they can do it with `/briefing connect`.';
+    ? `No meetings found: your calendar is not connected yet. Connect it with ${how} (\`/briefing connect\` lists every option).`
+    : 'No meetings found: this rep has not connected a calendar yet; they can do it with `/briefing connect`.';
 }
 
 /** A consent link: Slack opens the URL in the browser; the click itself is acked and ignored. */

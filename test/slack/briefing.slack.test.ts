@@ -150,7 +150,25 @@ describe('/briefing', () => {
     await slashCommand(svc.web, { command: COMMANDS.briefing, user_id: CY });
     const { text } = await answered(hook);
     expect(text).toContain('No meetings');
+    expect(text).toContain('not connected yet');
     expect(text).toContain('/briefing connect google');
+  });
+
+  it('when a rep’s calendar connection is broken, then /briefing says so and how to reconnect', async () => {
+    const rep = await svc.reps.create(
+      { name: 'Dora', email: 'dora@acme.com', time_zone: 'UTC', slack_user_id: 'UDORA00001' },
+      { id: 'test' },
+    );
+    await svc.db.query(
+      `INSERT INTO calendar_connections (rep_id, provider, auth_kind, status, broken_reason)
+       VALUES ($1, 'ics', 'url', 'broken', 'ICS feed answered 410')`,
+      [rep.id],
+    );
+    const hook = responseUrl();
+    await slashCommand(svc.web, { command: COMMANDS.briefing, user_id: 'UDORA00001' });
+    const { text } = await answered(hook);
+    expect(text).toContain('can no longer read your calendar (ICS feed answered 410)');
+    expect(text).toContain('/briefing connect ics');
   });
 
   it('when a rep runs /briefing send, then the briefing is emailed now and they are told where', async () => {

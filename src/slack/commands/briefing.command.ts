@@ -101,11 +101,14 @@ export function register(app: App, deps: SlackDeps): void {
   }
 
   const previewOf = async (rep: RepRow, viewer: string) => {
-    const model = await deps.briefings.preview(rep.id);
+    const [model, calendar] = await Promise.all([
+      deps.briefings.preview(rep.id),
+      deps.calendarConnect.status(rep.id),
+    ]);
     const own = rep.slackUserId === viewer;
     return briefingPreviewMessage(model, {
       previewOf: own ? undefined : (rep.slackUserId ?? undefined),
-      connectHint: connectHint(rep.calendarSource, own),
+      connectHint: connectHint(rep.calendarSource, own, calendar),
     });
   };
 
