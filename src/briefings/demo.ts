@@ -1,11 +1,10 @@
-import { pathToFileURL } from 'node:url';
-import { DEMO_CALENDAR_PATH } from '../calendars/demo/demo-calendar.ts';
+import { DEMO_CALENDAR_URL, DEMO_REP_EMAIL } from '../calendars/demo/demo-calendar.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Service } from '../main.ts';
 
 export const DEMO_REP = {
   name: 'Demo Rep',
-  email: 'demo.rep@briefly.example',
+  email: DEMO_REP_EMAIL,
   time_zone: 'Europe/London',
 };
 
@@ -18,11 +17,7 @@ export async function runDemo(service: Service, logger: Logger, options: { waitM
   const existing = await service.reps.findByEmail(DEMO_REP.email);
   const rep = existing ?? (await service.reps.create(DEMO_REP, { id: 'cli' }));
   const row = { id: rep.id, email: DEMO_REP.email };
-  const connected = await service.briefings.connect.connectIcs(
-    row,
-    pathToFileURL(DEMO_CALENDAR_PATH).toString(),
-    'cli',
-  );
+  const connected = await service.briefings.connect.connectIcs(row, DEMO_CALENDAR_URL, 'cli');
   if (connected.kind !== 'connected' || connected.outcome.status !== 'synced') {
     throw new Error(`the demo calendar did not sync: ${JSON.stringify(connected)}`);
   }
