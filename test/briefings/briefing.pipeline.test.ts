@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { briefingJobHandlers } from '../../src/briefings/briefing.handlers.ts';
 import { finalizeJobId } from '../../src/briefings/briefing.service.ts';
 import { CredentialError, vendorUnavailable } from '../../src/calendars/calendar-provider.ts';
+import { QuotaExhaustedError } from '../../src/enrichment/enrichment-provider.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { FakeCalendarProvider, FakeEnrichment, fakeProviders, meeting } from '../helpers/calendars.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -288,4 +289,31 @@ describe('briefing pipeline', () => {
     const alert = await svc.db.query("SELECT text FROM slack_posts WHERE kind = 'briefing-failed'");
     expect(alert.rows[0].text).toContain('2026-12-10');
   });
+
+  // Last in the file: the quota flag it sets pauses enrichment for this service from here on.
+  it('when the enrichment quota runs out, then the alert channel is told once and the briefing goes out un-enriched with a note', async () => {
+    const rep = await newRep('quota@acme.test', 'UTC');
+    enrichment.fail.set('buyer@umbrella.example', new QuotaExhaustedError('PDL', 'payment_required'));
+    fake.events.set('quota@acme.test', [
+      meeting('q1', '2026-12-11T14:00:00Z', 30, [
+        'quota@acme.test',
+        'buyer@umbrella.example',
+        'cfo@umbrella.example',
+      ]),
+    ]);
+    now = new Date('2026-12-11T09:00:00Z');
+    await svc.briefings.service.tick();
+    const b = await until(
+      () => briefing(rep.id, '2026-12-11'),
+      (row) => row?.status === 'scheduled',
+      20_000,
+    );
+    expect(b.content.enrichmentNote).toMatch(/enrichment quota is used up/);
+    expect(b.content.meetings[0].attendees.map((a: { email: string }) => a.email)).toEqual(
+      expect.arrayContaining(['buyer@umbrella.example', 'cfo@umbrella.example']),
+    );
+    const alerts = await svc.db.query("SELECT text FROM slack_posts WHERE kind = 'enrichment-quota'");
+    expect(alerts.rows).toHaveLength(1);
+    expect(alerts.rows[0].text).toMatch(/quota exhausted/);
+  }, 30_000);
 });

@@ -33,8 +33,12 @@ export class FakeEnrichment implements EnrichmentProvider {
   readonly name = 'fake';
   readonly calls: string[] = [];
   constructor(private readonly profiles: Record<string, PersonProfile | null> = {}) {}
+  /** Emails whose lookup throws this error (a vendor out of credits, an outage). */
+  readonly fail = new Map<string, Error>();
   async lookup(email: string): Promise<PersonProfile | null> {
     this.calls.push(email);
+    const error = this.fail.get(email);
+    if (error) throw error;
     return this.profiles[email] ?? null;
   }
 }
