@@ -1,13 +1,31 @@
-# Runs Briefly from source with tsx (no separate build step; the same code path as `npm start`).
+# Briefly in two stages: the build stage compiles the TypeScript (dev dependencies) to dist/; the
+# runtime stage has production dependencies only (no TypeScript, no tsx) and runs `node dist/...`
+# through the `briefly` command, so `docker compose run --rm app briefly demo` works too.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+COPY blocks ./blocks
+COPY emails ./emails
+RUN npm run build
+
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
-COPY . .
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin/briefly.js bin/build.js ./bin/
+# Read at run time: migrations are applied at start; manifest.json is what admins paste into Slack.
+COPY drizzle ./drizzle
+COPY manifest.json ./
+RUN ln -s /app/bin/briefly.js /usr/local/bin/briefly
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "--import", "tsx", "src/cli.ts"]
-CMD ["start"]
+CMD ["briefly", "start"]

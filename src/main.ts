@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { alertJobHandlers } from './alerts/alert.handlers.ts';
 import { AlertService } from './alerts/alert.service.ts';
@@ -27,15 +28,14 @@ import type { Logger } from './logging/logger.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
+import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
 import { createSlackApp } from './slack/app.ts';
 
 export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const VERSION: string = JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
-).version;
+export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 
 export const SLACK_SETUP_HINT =
   'Slack is not connected. Create a Slack app from manifest.json, then set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) and restart. See README.md, section "Connecting Slack".';

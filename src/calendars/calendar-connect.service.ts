@@ -6,6 +6,7 @@ import type { SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import type { CalendarRepository } from './calendar.repository.ts';
 import type { CalendarSyncService, SyncOutcome } from './calendar-sync.service.ts';
+import { DEMO_CALENDAR_URL } from './demo/demo-calendar.ts';
 import { exchangeGoogleCode, googleAuthUrl } from './providers/google-oauth.ts';
 
 export interface CalendarStatus {
@@ -185,8 +186,9 @@ export class CalendarConnectService {
   }
 }
 
-/** http(s) and webcal feed URLs (file: only for the bundled demo outside production). */
+/** http(s) and webcal feed URLs, the bundled demo calendar, and file: only outside production. */
 export function parseFeedUrl(raw: string, allowFile: boolean): string {
+  if (raw.trim() === DEMO_CALENDAR_URL) return DEMO_CALENDAR_URL;
   const trimmed =
     raw
       .trim()

@@ -221,6 +221,9 @@ const envSchema = z
 
 export type Env = z.input<typeof envSchema>;
 
+/** Every environment variable Briefly reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** "Name <email>" or a bare address; undefined when it is neither. */
 export function parseMailbox(value: string): { email: string; name?: string } | undefined {
   const match = /^\s*(?:"?([^"<]*?)"?\s*<([^<>\s]+@[^<>\s]+)>|([^<>\s]+@[^<>\s]+))\s*$/.exec(value);

@@ -1,10 +1,11 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { AppError } from '../errors.ts';
+import { packageRoot } from '../shared/package-root.ts';
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const MIGRATIONS_FOLDER = join(packageRoot(), 'drizzle');
 
 /** Arbitrary constant: every Briefly process that migrates takes this advisory lock first. */
 const MIGRATION_LOCK = 727_274_001;

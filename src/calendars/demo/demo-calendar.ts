@@ -1,4 +1,4 @@
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The bundled sample calendar behind `briefly demo`: a rep at briefly.example with four timed
@@ -10,7 +10,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  */
 export const DEMO_CALENDAR_PATH = fileURLToPath(new URL('./demo-calendar.ics', import.meta.url));
 
-/** The `file:` feed URL for an ICS connection (the provider needs `allowFileUrls`). */
-export const DEMO_CALENDAR_URL = pathToFileURL(DEMO_CALENDAR_PATH).href;
+/**
+ * The feed URL stored on the demo rep's ICS connection. It names the bundled file rather than
+ * pointing at it, so it reads the same from a checkout, from dist/ and from another container, and
+ * works in production, where `file:` feed URLs stay refused: this one URL reads only this one file.
+ */
+export const DEMO_CALENDAR_URL = 'briefly-demo:sample-calendar.ics';
 
 export const DEMO_REP_EMAIL = 'demo.rep@briefly.example';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ICAL from 'ical.js';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
@@ -16,6 +16,7 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
+import { DEMO_CALENDAR_PATH, DEMO_CALENDAR_URL } from '../demo/demo-calendar.ts';
 
 export interface IcsCalendarProviderOptions {
   timeoutMs: number;
@@ -70,9 +71,11 @@ export class IcsCalendarProvider implements CalendarProvider {
     // window still covers the one asked for.
     const conditional = coversWindow(state, window);
     const fetched =
-      url.protocol === 'file:'
-        ? await this.readLocal(url, state, conditional)
-        : await this.download(url, state, conditional);
+      url.href === DEMO_CALENDAR_URL
+        ? await this.readLocal(pathToFileURL(DEMO_CALENDAR_PATH), state, conditional)
+        : url.protocol === 'file:'
+          ? await this.readLocal(url, state, conditional)
+          : await this.download(url, state, conditional);
     if (fetched.notModified) return { full: false, events: [], removed: [], unchanged: true, state };
 
     const events = parseIcsFeed(fetched.body, window, connection.repEmail);
@@ -99,7 +102,7 @@ export class IcsCalendarProvider implements CalendarProvider {
     if (url.protocol === 'webcal:' || url.protocol === 'webcals:') {
       url = new URL(`https:${url.href.slice(url.protocol.length)}`);
     }
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+    if (url.protocol === 'http:' || url.protocol === 'https:' || url.href === DEMO_CALENDAR_URL) return url;
     if (url.protocol === 'file:' && this.options.allowFileUrls) return url;
     throw new CredentialError(`ICS feed URLs must use http or https (got ${url.protocol.replace(/:$/, '')})`);
   }

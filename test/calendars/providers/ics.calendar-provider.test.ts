@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseFeedUrl } from '../../../src/calendars/calendar-connect.service.ts';
 import {
   type CalendarConnectionRef,
   type CalendarEventInput,
@@ -638,10 +639,28 @@ describe('IcsCalendarProvider: HTTP', () => {
   });
 
   it('when a file: URL is given and file URLs are not allowed, then it is refused without reading the file', async () => {
-    const error = await failure(provider.sync(connection(DEMO_CALENDAR_URL), {}, SPRING));
+    const error = await failure(
+      provider.sync(connection(pathToFileURL(DEMO_CALENDAR_PATH).href), {}, SPRING),
+    );
     expect(error).toBeInstanceOf(CredentialError);
     expect(error.message).toContain('http or https');
     expect(error.message).not.toContain(DEMO_CALENDAR_PATH);
+  });
+
+  it('when the demo calendar URL is given and file URLs are not allowed (production), then it reads the bundled calendar', async () => {
+    const result = await provider.sync(
+      connection(DEMO_CALENDAR_URL, DEMO_REP_EMAIL),
+      {},
+      span('2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z'),
+    );
+    expect(result.events.filter((e) => !e.allDay)).toHaveLength(4);
+  });
+
+  it('when a feed URL is checked where file URLs are not allowed, then only the demo calendar passes besides http(s)', () => {
+    expect(parseFeedUrl(` ${DEMO_CALENDAR_URL} `, false)).toBe(DEMO_CALENDAR_URL);
+    expect(() => parseFeedUrl(pathToFileURL(DEMO_CALENDAR_PATH).href, false)).toThrow(/https:\/\//);
+    expect(() => parseFeedUrl('briefly-demo:../../etc/passwd', false)).toThrow(/https:\/\//);
+    expect(parseFeedUrl(pathToFileURL(DEMO_CALENDAR_PATH).href, true)).toMatch(/^file:/);
   });
 });
 
