@@ -27,6 +27,7 @@ import { mergeHandlers, startWorkers, type WorkerPool } from './jobs/workers.ts'
 import type { Logger } from './logging/logger.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
+import { createRetentionMetric, RetentionPurger } from './retention/retention.purger.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
 import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
@@ -195,7 +196,14 @@ export async function startService(
       connection: workerRedis,
       prefix: config.queuePrefix,
       handlers: mergeHandlers(
-        jobHandlers({ audit, clock: systemClock, auditLogRetentionDays: config.auditLogRetentionDays }),
+        jobHandlers({
+          retention: new RetentionPurger(
+            pool,
+            config.retention,
+            systemClock,
+            createRetentionMetric(metrics.registry),
+          ),
+        }),
         delivery.handlers,
         briefings.handlers,
         alertJobHandlers({

@@ -1,4 +1,3 @@
-import { lt } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { auditLog } from '../db/schema.ts';
 
@@ -19,13 +18,5 @@ export class AuditRepository {
       subject: entry.subject,
       details: entry.details ?? {},
     });
-  }
-
-  async purgeOlderThan(cutoff: Date): Promise<number> {
-    const deleted = await this.db
-      .delete(auditLog)
-      .where(lt(auditLog.at, cutoff))
-      .returning({ id: auditLog.id });
-    return deleted.length;
   }
 }

@@ -118,7 +118,8 @@ export function createBriefings(deps: {
     box,
     clock,
     logger,
-    historyDays: config.calendars.historyDays,
+    // The mirror never reaches back past what the retention purge deletes (it would only re-fetch it).
+    historyDays: Math.min(config.calendars.historyDays, config.retention.calendar_events),
     horizonDays: config.calendars.horizonDays,
     onBroken: async (repId, provider, reason) => {
       const rep = await deps.reps.findById(repId);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RETENTION, type RetentionName } from '../retention/retention.ts';
 
 /**
  * The whole environment, validated once at boot. Nothing else in the codebase reads `process.env`.
@@ -84,7 +85,6 @@ const envSchema = z
     ),
     API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-    AUDIT_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
     SCHEDULER_PROCESS_EVERY_MS: z.coerce.number().int().min(1_000).default(5_000),
     API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6_000),
     EMAIL_PROVIDERS: csv.pipe(z.array(z.enum(EMAIL_PROVIDER_NAMES))),
@@ -221,8 +221,18 @@ const envSchema = z
 
 export type Env = z.input<typeof envSchema>;
 
+/** One variable per line of the retention list, so a table joins with its line there alone. */
+const retentionSchema = z.object(
+  Object.fromEntries(
+    RETENTION.map((rule) => [rule.env, z.coerce.number().positive().max(36_500).default(rule.defaultDays)]),
+  ),
+);
+
 /** Every environment variable Briefly reads (deployment files are checked against it). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+export const CONFIG_VARIABLES: readonly string[] = [
+  ...Object.keys(envSchema.shape),
+  ...Object.keys(retentionSchema.shape),
+];
 
 /** "Name <email>" or a bare address; undefined when it is neither. */
 export function parseMailbox(value: string): { email: string; name?: string } | undefined {
@@ -284,9 +294,10 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
+  const retention = retentionSchema.safeParse(env);
+  if (!parsed.success || !retention.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+      [...(parsed.error?.issues ?? []), ...(retention.error?.issues ?? [])].map((issue) => {
         const name = issue.path.join('.') || '(environment)';
         const raw = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
         const shown = raw === undefined ? 'not set' : isSecretName(name) ? 'value hidden' : `got "${raw}"`;
@@ -295,6 +306,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const r = Object.fromEntries(
+    RETENTION.map((rule) => [rule.name, retention.data[rule.env] as number]),
+  ) as Record<RetentionName, number>;
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
     env: e.NODE_ENV,
@@ -317,7 +331,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     encryptionKey: e.ENCRYPTION_KEY ? decodeKey(e.ENCRYPTION_KEY) : undefined,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    auditLogRetentionDays: e.AUDIT_LOG_RETENTION_DAYS,
+    /** Days each table keeps its rows (src/retention/retention.ts). */
+    retention: r,
     schedulerProcessEveryMs: e.SCHEDULER_PROCESS_EVERY_MS,
     apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     email: {

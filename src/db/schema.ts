@@ -143,6 +143,8 @@ export const messages = pgTable(
     index('messages_tags_idx').using('gin', t.tags),
     index('messages_provider_message_id_idx').on(t.providerMessageId),
     uniqueIndex('messages_idempotency_idx').on(t.apiKeyId, t.idempotencyKey),
+    // The retention purge finds keys to release by age (src/retention/retention.ts).
+    index('messages_idempotency_created_idx').on(t.createdAt).where(sql`${t.idempotencyKey} IS NOT NULL`),
   ],
 );
 
@@ -289,6 +291,7 @@ export const calendarEvents = pgTable(
     uniqueIndex('calendar_events_rep_external_idx').on(t.repId, t.externalId),
     index('calendar_events_rep_starts_idx').on(t.repId, t.startsAt),
     index('calendar_events_attendees_idx').using('gin', t.attendeeEmails),
+    index('calendar_events_ends_at_idx').on(t.endsAt),
   ],
 );
 
@@ -353,5 +356,6 @@ export const briefings = pgTable(
   (t) => [
     uniqueIndex('briefings_rep_date_idx').on(t.repId, t.localDate),
     index('briefings_status_deliver_idx').on(t.status, t.deliverAt),
+    index('briefings_created_at_idx').on(t.createdAt),
   ],
 );

@@ -64,7 +64,7 @@ export function createDelivery(deps: {
 }): Delivery {
   const { config, logger } = deps;
   const log = logger.child({ component: 'delivery' });
-  const repo = new MessageRepository(deps.pool);
+  const repo = new MessageRepository(deps.pool, deps.config.retention.idempotency_keys * 86_400_000);
   const breaker = new CircuitBreaker(deps.redis, { prefix: config.queuePrefix, ...config.circuit });
   const service = new DeliveryService(
     repo,

@@ -111,7 +111,14 @@ const STATUS_EVENTS = new Set<string>([
  * change and its trail event are written atomically without a transaction round trip.
  */
 export class MessageRepository {
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * @param idempotencyKeyTtlMs how long an Idempotency-Key names its message; after that the same
+   *   key is new even before the retention purge has cleared it (RETENTION_IDEMPOTENCY_KEYS_DAYS).
+   */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly idempotencyKeyTtlMs = 86_400_000,
+  ) {}
 
   /**
    * Inserts the message with its `accepted` and `queued` events in one statement. With an
@@ -190,11 +197,23 @@ export class MessageRepository {
               [m.id],
             )
           : await this.pool.query(
-              'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE api_key_id = $1 AND idempotency_key = $2',
-              [m.apiKeyId, m.idempotencyKey],
+              `SELECT id, round, priority, send_at, status, request_hash,
+                 created_at <= now() - make_interval(secs => $3::double precision / 1000) AS key_expired
+               FROM messages WHERE api_key_id = $1 AND idempotency_key = $2`,
+              [m.apiKeyId, m.idempotencyKey, this.idempotencyKeyTtlMs],
             );
-        const found = existing.rows[0];
-        if (!found) throw new Error('idempotent insert found neither a new nor an existing row');
+        const { key_expired: keyExpired, ...found } = existing.rows[0] ?? {};
+        if (!found.id) throw new Error('idempotent insert found neither a new nor an existing row');
+        if (keyExpired) {
+          // The key outlived its retention before the purge reached it: release it and insert anew.
+          await this.pool.query(
+            'UPDATE messages SET idempotency_key = NULL, request_hash = NULL WHERE id = $1 AND idempotency_key = $2',
+            [found.id, m.idempotencyKey],
+          );
+          const [again] = await this.insertMany([m]);
+          if (!again) throw new Error('idempotent insert returned nothing');
+          return again;
+        }
         return { row: found, created: false, requestHash: found.request_hash };
       }),
     );

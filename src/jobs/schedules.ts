@@ -18,11 +18,13 @@ export interface Schedule {
 
 export const SCHEDULES: readonly Schedule[] = [
   {
-    name: 'audit-log-purge',
-    every: '15 3 * * *',
+    // Purges every table listed in src/retention/retention.ts in small batches. Hourly, so an
+    // expiry is at most an hour late and each run has little to do.
+    name: 'retention-purge',
+    every: '15 * * * *',
     timezone: 'UTC',
     queue: 'maintenance',
-    job: 'audit-log-purge',
+    job: 'retention-purge',
     bucketMs: 3_600_000,
   },
   {

@@ -1,9 +1,9 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { createRedis } from '../../src/jobs/queues.ts';
 import { startWorkers } from '../../src/jobs/workers.ts';
-import { startTestService, type TestService, testEnv, testLogger } from '../helpers/service.ts';
+import { testEnv, testLogger } from '../helpers/service.ts';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -11,26 +11,6 @@ afterAll(async () => {
 });
 
 describe('workers', () => {
-  it('when the audit-log purge job runs, then entries older than the retention are deleted and newer kept', async () => {
-    const svc: TestService = await startTestService({ AUDIT_LOG_RETENTION_DAYS: '30' });
-    closers.push(() => svc.close());
-    await svc.db.query(
-      `INSERT INTO audit_log (actor, action, at) VALUES ('t', 'old', now() - interval '31 days'), ('t', 'new', now() - interval '29 days')`,
-    );
-    const queue = svc.queues.get('maintenance');
-    const events = new QueueEvents('maintenance', {
-      connection: { url: svc.config.redisUrl },
-      prefix: svc.config.queuePrefix,
-    });
-    closers.push(() => events.close());
-    await events.waitUntilReady();
-    const job = await queue.add('audit-log-purge', {}, { jobId: 'purge-test' });
-    const result = await job.waitUntilFinished(events, 10_000);
-    expect(result).toEqual({ deleted: 1 });
-    const { rows } = await svc.db.query("SELECT action FROM audit_log WHERE actor = 't'");
-    expect(rows.map((r) => r.action)).toEqual(['new']);
-  });
-
   it('when workers are closed while a job runs, then the job finishes first if it can within the timeout', async () => {
     const config = loadConfig(testEnv());
     const { logger } = testLogger(config);
