@@ -23,7 +23,7 @@ COPY bin/briefly.js bin/build.js ./bin/
 # Read at run time: migrations are applied at start; manifest.json is what admins paste into Slack.
 COPY drizzle ./drizzle
 COPY manifest.json ./
-RUN ln -s /app/bin/briefly.js /usr/local/bin/briefly
+RUN chmod +x bin/briefly.js && ln -s /app/bin/briefly.js /usr/local/bin/briefly
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

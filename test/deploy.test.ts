@@ -49,7 +49,9 @@ describe('deployment files', () => {
     expect(runtime).toMatch(/^RUN npm ci --omit=dev\b/m);
     expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
     expect(runtime).toMatch(/^COPY drizzle \.\/drizzle$/m);
-    expect(runtime).toMatch(/^RUN ln -s \/app\/bin\/briefly\.js \/usr\/local\/bin\/briefly$/m);
+    expect(runtime).toMatch(
+      /^RUN chmod \+x bin\/briefly\.js && ln -s \/app\/bin\/briefly\.js \/usr\/local\/bin\/briefly$/m,
+    );
     expect(runtime).toMatch(/^CMD \["briefly", "start"\]$/m);
     expect(runtime).not.toMatch(/tsx|typescript|COPY (src|\.) /);
     expect(read('.dockerignore').split('\n')).toEqual(
