@@ -40,7 +40,8 @@ describe('briefly CLI', () => {
     const unknown = await runCli(['api-key', 'revoke', '00000000-0000-4000-8000-000000000000'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/was not found/);
-  });
+    // Six CLI processes, each compiling the sources through tsx: seconds each on a loaded machine.
+  }, 60_000);
 
   it('when started without Slack tokens, then it logs how to connect Slack, becomes ready, and exits cleanly on SIGTERM', async () => {
     const child = spawnCli(['start'], env);
