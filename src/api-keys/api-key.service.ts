@@ -35,33 +35,39 @@ export class ApiKeyService {
     }
     const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const prefix = key.slice(0, KEY_PREFIX.length + 6);
-    const [row] = await this.db
-      .insert(apiKeys)
-      .values({ name: trimmed, prefix, hash: hashApiKey(key) })
-      .returning();
+    const [row] = await this.audit.audited(
+      (tx) =>
+        tx
+          .insert(apiKeys)
+          .values({ name: trimmed, prefix, hash: hashApiKey(key) })
+          .returning(),
+      ([created]) =>
+        created && {
+          actor,
+          action: 'api_key.create',
+          subject: created.id,
+          details: { name: trimmed, prefix },
+        },
+    );
     if (!row) throw new AppError('internal', 'API key insert returned no row');
-    await this.audit.record({
-      actor,
-      action: 'api_key.create',
-      subject: row.id,
-      details: { name: trimmed, prefix },
-    });
     return { id: row.id, key, prefix };
   }
 
   async revoke(id: string, actor: string): Promise<void> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw AppError.notFound('API key', id);
-    const [row] = await this.db
-      .update(apiKeys)
-      .set({ revokedAt: sql`now()` })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .returning();
+    const [row] = await this.audit.audited(
+      (tx) =>
+        tx
+          .update(apiKeys)
+          .set({ revokedAt: sql`now()` })
+          .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+          .returning(),
+      ([revoked]) => revoked && { actor, action: 'api_key.revoke', subject: id },
+    );
     if (!row) {
       const existing = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.id, id) });
       if (!existing) throw AppError.notFound('API key', id);
-      return;
     }
-    await this.audit.record({ actor, action: 'api_key.revoke', subject: id });
   }
 
   async list() {
