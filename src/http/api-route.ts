@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ApiKeyPrincipal } from '../api-keys/api-key.service.ts';
+import { hasScope } from '../api-keys/scopes.ts';
 import { AppError, zodFields } from '../errors.ts';
 import { findBadText } from '../shared/text.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -68,7 +69,14 @@ export function mountRoutes(
       url: r.path.replace(/\{(\w+)\}/g, ':$1'),
       handler: async (request, reply) => {
         const principal =
-          r.auth === false ? { id: 'anonymous', name: 'anonymous' } : await authenticate(request);
+          r.auth === false ? { id: 'anonymous', name: 'anonymous', scopes: [] } : await authenticate(request);
+        const scope = r.scope ?? 'admin';
+        if (r.auth !== false && !hasScope(principal.scopes, scope)) {
+          throw new AppError(
+            'forbidden',
+            `This API key lacks the "${scope}" scope (it has: ${principal.scopes.join(', ') || 'none'}); create a key with \`briefly api-key create <name> --scopes ${scope}\``,
+          );
+        }
         const ctx = {
           params: parse(r.params, request.params, 'path'),
           query: parse(r.query, request.query, 'query'),
