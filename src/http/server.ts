@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { ApiKeyPrincipal, ApiKeyService } from '../api-keys/api-key.service.ts';
 import { hasScope } from '../api-keys/scopes.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger } from '../logging/logger.ts';
 import type { FastifyReceiver } from '../slack/fastify-receiver.ts';
 import { type ApiRoute, mountRoutes } from './api-route.ts';
 import type { Metrics } from './metrics.ts';
@@ -93,7 +93,11 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
           problem(fastifyError.statusCode, 'bad_request', detail, [{ field: '(body)', message: detail }]),
         );
     }
-    log.error('unhandled error', { method: request.method, url: request.url, error: fastifyError.message });
+    log.error('unhandled error', {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      ...describeError(error),
+    });
     return reply
       .code(500)
       .type('application/problem+json')

@@ -1,6 +1,6 @@
 import { App, LogLevel } from '@slack/bolt';
 import type { Config } from '../config/config.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
 import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -55,7 +55,7 @@ export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger):
     mode = { kind: 'http', receiver };
   }
   app.error(async (error) => {
-    logger.error('slack handler error', { error: error.message, code: (error as { code?: string }).code });
+    logger.error('slack handler error', describeError((error as { original?: unknown }).original ?? error));
   });
   for (const register of LISTENERS) register(app, deps);
   return { app, mode };

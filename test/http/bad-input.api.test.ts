@@ -169,3 +169,35 @@ describe('a write and its audit row are one transaction', () => {
     expect((await request('GET', `/v1/messages/${id}`)).json().status).toBe('queued');
   });
 });
+
+describe('failed SQL in logs', () => {
+  it('when a statement fails in PostgreSQL, then the log has the statement and error code but none of the values', async () => {
+    await svc.db.query(`CREATE FUNCTION refuse_rep() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'reps is read-only in this test'; END $$`);
+    await svc.db.query(
+      'CREATE TRIGGER refuse_rep BEFORE INSERT ON reps FOR EACH ROW EXECUTE FUNCTION refuse_rep()',
+    );
+    try {
+      const res = await request('POST', '/v1/reps', {
+        ...rep,
+        name: 'Zelda Secretname',
+        email: 'zelda.secret@acme.test',
+      });
+      expect(res.statusCode).toBe(500);
+      expect(res.json().detail).toBe('Internal error; it was logged');
+    } finally {
+      await svc.db.query('DROP TRIGGER refuse_rep ON reps');
+      await svc.db.query('DROP FUNCTION refuse_rep()');
+    }
+    const logged = svc.log.lines().join('\n');
+    const line = JSON.parse(svc.log.lines().findLast((l) => l.includes('unhandled error')) as string);
+    expect(line).toMatchObject({
+      route: '/v1/reps',
+      code: 'P0001',
+      error: expect.stringMatching(/^Failed query: insert into "reps"/),
+    });
+    expect(logged).not.toContain('zelda.secret@acme.test');
+    expect(logged).not.toContain('Secretname');
+    expect(logged).not.toContain('params:');
+  });
+});
