@@ -123,6 +123,22 @@ describe('Slack request signing', () => {
     expect(res.json().message).toMatch(/"payload" field is not valid JSON/);
   });
 
+  it('when a signed command or interaction carries a NUL or an unpaired surrogate, then 400 names the field and no listener runs', async () => {
+    const command = await slashCommand(svc.web, {
+      command: COMMANDS.briefly,
+      text: 'help\u0000',
+      user_id: ADMIN_USER,
+    });
+    expect(command.statusCode).toBe(400);
+    expect(command.json().message).toBe('text must not contain NUL (\\u0000) characters');
+    const form = new URLSearchParams({
+      payload: JSON.stringify({ type: 'view_submission', view: { title: 'x\ud800' } }),
+    });
+    const view = await postSlack(svc.web, form.toString(), 'application/x-www-form-urlencoded');
+    expect(view.statusCode).toBe(400);
+    expect(view.json().message).toMatch(/^view\.title must be valid Unicode/);
+  });
+
   it('when a signed body is neither a command nor an interaction, then the answer is 400', async () => {
     const res = await postSlack(svc.web, 'hello=world', 'application/x-www-form-urlencoded');
     expect(res.statusCode).toBe(400);
