@@ -165,6 +165,7 @@ async function main() {
     DATABASE_POOL_SIZE: '30',
     QUEUE_PREFIX: name,
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ENCRYPTION_KEY: key,

@@ -79,6 +79,7 @@ async function main() {
     DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
     QUEUE_PREFIX: name,
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',

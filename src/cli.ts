@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
+import { DEFAULT_SCOPES, parseScopes } from './api-keys/scopes.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { DEMO_REP, runDemo } from './briefings/demo.ts';
 import { ConfigError, loadConfig, secretValues } from './config/config.ts';
@@ -14,7 +15,8 @@ const USAGE = `Usage: briefly <command>
 
   start [--role all|web|bot|worker|scheduler]   run the service (default: all roles in one process)
   migrate                                        create the database if missing and apply migrations
-  api-key create <name>                          create an API key (printed once; only a hash is stored)
+  api-key create <name> [--scopes send,read]     create an API key (printed once; only a hash is stored);
+                                                 scopes: send, read, read:all, admin (default send,read)
   api-key revoke <id>                            revoke an API key
   api-key list                                   list API keys (never the keys themselves)
   demo                                           create a demo rep on the bundled sample calendar and send
@@ -70,9 +72,15 @@ async function main(argv: string[]): Promise<number> {
         const db = createDatabase(pool);
         const keys = new ApiKeyService(db, new AuditRepository(db));
         if (action === 'create' && arg) {
-          const created = await keys.create(rest.slice(1).join(' '), 'cli');
+          const { values, positionals } = parseArgs({
+            args: rest.slice(1),
+            options: { scopes: { type: 'string' } },
+            allowPositionals: true,
+          });
+          const scopes = values.scopes === undefined ? DEFAULT_SCOPES : parseScopes(values.scopes);
+          const created = await keys.create(positionals.join(' '), 'cli', scopes);
           process.stdout.write(
-            `API key created (id ${created.id}). Store it now, it is not shown again:\n${created.key}\n`,
+            `API key created (id ${created.id}, scopes ${created.scopes.join(',')}). Store it now, it is not shown again:\n${created.key}\n`,
           );
           return 0;
         }
@@ -84,11 +92,13 @@ async function main(argv: string[]): Promise<number> {
         if (action === 'list') {
           for (const key of await keys.list()) {
             const state = key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active';
-            process.stdout.write(`${key.id}  ${key.prefix}…  ${key.name}  ${state}\n`);
+            process.stdout.write(
+              `${key.id}  ${key.prefix}…  ${key.name}  ${key.scopes.join(',')}  ${state}\n`,
+            );
           }
           return 0;
         }
-        throw new UsageError('api-key takes: create <name> | revoke <id> | list');
+        throw new UsageError('api-key takes: create <name> [--scopes send,read] | revoke <id> | list');
       } finally {
         await pool.end();
       }

@@ -14,6 +14,7 @@ import { createDelivery, type Delivery } from './delivery/delivery.module.ts';
 import type { EmailProvider } from './delivery/email-provider.ts';
 import type { EnrichmentProvider } from './enrichment/enrichment-provider.ts';
 import { createMetrics } from './http/metrics.ts';
+import { buildMetricsServer } from './http/metrics-server.ts';
 import { registerOAuthRoutes } from './http/oauth.routes.ts';
 import { briefingRoutes } from './http/routes/briefings.routes.ts';
 import { messageRoutes } from './http/routes/messages.routes.ts';
@@ -43,6 +44,8 @@ export const SLACK_SETUP_HINT =
 
 export interface Service {
   url?: string;
+  /** Where Prometheus scrapes /metrics (web role only). */
+  metricsUrl?: string;
   server?: FastifyInstance;
   queues: Queues;
   delivery: Delivery;
@@ -153,7 +156,9 @@ export async function startService(
   }
 
   let server: FastifyInstance | undefined;
+  let metricsServer: FastifyInstance | undefined;
   let url: string | undefined;
+  let metricsUrl: string | undefined;
   if (runs('web')) {
     server = await buildHttpServer({
       logger,
@@ -185,6 +190,8 @@ export async function startService(
     });
     const address = await server.listen({ port: config.http.port, host: config.http.host });
     url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+    metricsServer = buildMetricsServer(metrics);
+    metricsUrl = `${await metricsServer.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
   }
 
   let workers: WorkerPool | undefined;
@@ -243,12 +250,13 @@ export async function startService(
     role,
     slack: slack ? slack.mode.kind : 'not connected',
     startup_ms: Date.now() - started,
-    ...(url ? { docs: `${url}/docs` } : {}),
+    ...(url ? { docs: `${url}/docs`, metrics: metricsUrl } : {}),
   });
 
   let stopping: Promise<void> | undefined;
   return {
     url,
+    metricsUrl,
     server,
     queues,
     delivery,
@@ -259,6 +267,7 @@ export async function startService(
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
         await server?.close();
+        await metricsServer?.close();
         await scheduler?.stop();
         await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
         if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);

@@ -5,6 +5,7 @@ import type { Database } from '../db/client.ts';
 import { apiKeys } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
+import { type ApiScope, DEFAULT_SCOPES } from './scopes.ts';
 
 const KEY_PREFIX = 'brf_';
 
@@ -15,6 +16,7 @@ export function hashApiKey(key: string): string {
 export interface ApiKeyPrincipal {
   id: string;
   name: string;
+  scopes: readonly string[];
 }
 
 /**
@@ -28,45 +30,63 @@ export class ApiKeyService {
     private readonly audit: AuditRepository,
   ) {}
 
-  async create(name: string, actor: string): Promise<{ id: string; key: string; prefix: string }> {
+  async create(
+    name: string,
+    actor: string,
+    scopes: readonly ApiScope[] = DEFAULT_SCOPES,
+  ): Promise<{ id: string; key: string; prefix: string; scopes: ApiScope[] }> {
     const trimmed = name.trim();
     if (!trimmed || trimmed.length > 100) {
       throw AppError.validation([{ field: 'name', message: 'must be 1-100 characters' }]);
     }
     const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const prefix = key.slice(0, KEY_PREFIX.length + 6);
-    const [row] = await this.db
-      .insert(apiKeys)
-      .values({ name: trimmed, prefix, hash: hashApiKey(key) })
-      .returning();
+    const [row] = await this.audit.audited(
+      (tx) =>
+        tx
+          .insert(apiKeys)
+          .values({ name: trimmed, prefix, hash: hashApiKey(key), scopes: [...scopes] })
+          .returning(),
+      ([created]) =>
+        created && {
+          actor,
+          action: 'api_key.create',
+          subject: created.id,
+          details: { name: trimmed, prefix, scopes },
+        },
+    );
     if (!row) throw new AppError('internal', 'API key insert returned no row');
-    await this.audit.record({
-      actor,
-      action: 'api_key.create',
-      subject: row.id,
-      details: { name: trimmed, prefix },
-    });
-    return { id: row.id, key, prefix };
+    return { id: row.id, key, prefix, scopes: [...scopes] };
   }
 
   async revoke(id: string, actor: string): Promise<void> {
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw AppError.notFound('API key', id);
-    const [row] = await this.db
-      .update(apiKeys)
-      .set({ revokedAt: sql`now()` })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .returning();
+    const [row] = await this.audit.audited(
+      (tx) =>
+        tx
+          .update(apiKeys)
+          .set({ revokedAt: sql`now()` })
+          .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+          .returning(),
+      ([revoked]) => revoked && { actor, action: 'api_key.revoke', subject: id },
+    );
     if (!row) {
       const existing = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.id, id) });
       if (!existing) throw AppError.notFound('API key', id);
-      return;
     }
-    await this.audit.record({ actor, action: 'api_key.revoke', subject: id });
   }
 
   async list() {
     return this.db.query.apiKeys.findMany({
-      columns: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+      columns: {
+        id: true,
+        name: true,
+        prefix: true,
+        scopes: true,
+        createdAt: true,
+        lastUsedAt: true,
+        revokedAt: true,
+      },
       orderBy: (t, { asc }) => [asc(t.createdAt)],
     });
   }
@@ -80,7 +100,7 @@ export class ApiKeyService {
       row.last_used_at = new Date();
       await this.db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.id));
     }
-    return { id: row.id, name: row.name };
+    return { id: row.id, name: row.name, scopes: row.scopes };
   }
 
   /**
@@ -90,7 +110,7 @@ export class ApiKeyService {
    */
   private readonly lookups = new MicroBatcher<string, KeyRow | undefined>(async (hashes) => {
     const { rows } = await this.db.$client.query<KeyRow & { hash: string }>(
-      'SELECT id, name, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
+      'SELECT id, name, scopes, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
       [[...new Set(hashes)]],
     );
     const byHash = new Map(rows.map((row) => [row.hash, row]));
@@ -101,5 +121,6 @@ export class ApiKeyService {
 interface KeyRow {
   id: string;
   name: string;
+  scopes: string[];
   last_used_at: Date | null;
 }

@@ -66,12 +66,12 @@ export class CalendarConnectService {
       provider: 'ics',
       authKind: 'url',
       credentials: this.deps.box.seal({ url }),
-    });
-    await this.deps.audit.record({
-      actor,
-      action: 'calendar.connect',
-      subject: rep.id,
-      details: { provider: 'ics' },
+      audit: {
+        actor,
+        action: 'calendar.connect',
+        subject: rep.id,
+        details: { provider: 'ics' },
+      },
     });
     return { kind: 'connected', provider: 'ics', outcome: await this.deps.sync.sync(rep) };
   }
@@ -80,12 +80,16 @@ export class CalendarConnectService {
   async connectGoogle(rep: { id: string; email: string }, actor: string): Promise<ConnectResult> {
     const google = this.deps.config.calendars.google;
     if (google.serviceAccount) {
-      await this.deps.calendars.connect({ repId: rep.id, provider: 'google', authKind: 'service_account' });
-      await this.deps.audit.record({
-        actor,
-        action: 'calendar.connect',
-        subject: rep.id,
-        details: { provider: 'google', auth: 'service_account' },
+      await this.deps.calendars.connect({
+        repId: rep.id,
+        provider: 'google',
+        authKind: 'service_account',
+        audit: {
+          actor,
+          action: 'calendar.connect',
+          subject: rep.id,
+          details: { provider: 'google', auth: 'service_account' },
+        },
       });
       return { kind: 'connected', provider: 'google', outcome: await this.deps.sync.sync(rep) };
     }
@@ -131,12 +135,12 @@ export class CalendarConnectService {
       provider: 'google',
       authKind: 'oauth',
       credentials: this.deps.box.seal({ refresh_token: refreshToken }),
-    });
-    await this.deps.audit.record({
-      actor: `oauth:${rep.id}`,
-      action: 'calendar.connect',
-      subject: rep.id,
-      details: { provider: 'google', auth: 'oauth' },
+      audit: {
+        actor: `oauth:${rep.id}`,
+        action: 'calendar.connect',
+        subject: rep.id,
+        details: { provider: 'google', auth: 'oauth' },
+      },
     });
     return { rep, outcome: await this.deps.sync.sync(rep) };
   }
@@ -151,12 +155,16 @@ export class CalendarConnectService {
         { retryable: false },
       );
     }
-    await this.deps.calendars.connect({ repId: rep.id, provider: 'microsoft', authKind: 'app' });
-    await this.deps.audit.record({
-      actor,
-      action: 'calendar.connect',
-      subject: rep.id,
-      details: { provider: 'microsoft', auth: 'app' },
+    await this.deps.calendars.connect({
+      repId: rep.id,
+      provider: 'microsoft',
+      authKind: 'app',
+      audit: {
+        actor,
+        action: 'calendar.connect',
+        subject: rep.id,
+        details: { provider: 'microsoft', auth: 'app' },
+      },
     });
     return { kind: 'connected', provider: 'microsoft', outcome: await this.deps.sync.sync(rep) };
   }

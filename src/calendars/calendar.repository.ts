@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type AuditEntry, recordAudit } from '../audit/audit.repository.ts';
 import type { CalendarSyncState, EventPerson } from '../db/schema.ts';
 import type { CalendarEventInput } from './calendar-provider.ts';
 
@@ -49,6 +50,8 @@ export class CalendarRepository {
     authKind: string;
     calendarId?: string | null;
     credentials?: string | null;
+    /** Written in the same transaction as the connection. */
+    audit?: AuditEntry;
   }): Promise<ConnectionRow> {
     const client = await this.pool.connect();
     try {
@@ -68,6 +71,7 @@ export class CalendarRepository {
       ]);
       // Events from another calendar must not linger in the mirror.
       await client.query('DELETE FROM calendar_events WHERE rep_id = $1', [input.repId]);
+      if (input.audit) await recordAudit(client, input.audit);
       await client.query('COMMIT');
       return rows[0];
     } catch (error) {

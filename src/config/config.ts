@@ -55,6 +55,8 @@ const envSchema = z
       .default('briefly'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     PUBLIC_URL: optionalUrl(['http:', 'https:']),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty', '']).default(''),
@@ -318,6 +320,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     http: { port: e.PORT, host: e.HOST, publicUrl, bodyLimit: e.API_BODY_LIMIT_BYTES },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: {
       level: e.LOG_LEVEL,
       format: (e.LOG_FORMAT || (e.NODE_ENV === 'production' ? 'json' : 'pretty')) as 'json' | 'pretty',

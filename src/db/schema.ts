@@ -48,6 +48,11 @@ export const apiKeys = pgTable('api_keys', {
   prefix: text('prefix').notNull(),
   /** SHA-256 of the whole key; the key itself is shown once at creation and never stored. */
   hash: text('hash').notNull().unique(),
+  /**
+   * What the key may do (src/api-keys/scopes.ts). The default only fills keys created before
+   * scopes existed, which keep full access; new keys always get their scopes written explicitly.
+   */
+  scopes: text('scopes').array().notNull().default(sql`'{admin}'::text[]`),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
@@ -140,6 +145,8 @@ export const messages = pgTable(
   (t) => [
     index('messages_status_send_at_idx').on(t.status, t.sendAt),
     index('messages_created_at_idx').on(t.createdAt, t.id),
+    // A key without read:all lists only its own messages.
+    index('messages_api_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
     index('messages_tags_idx').using('gin', t.tags),
     index('messages_provider_message_id_idx').on(t.providerMessageId),
     uniqueIndex('messages_idempotency_idx').on(t.apiKeyId, t.idempotencyKey),

@@ -69,7 +69,6 @@ export function createDelivery(deps: {
   const service = new DeliveryService(
     repo,
     deps.queues,
-    deps.audit,
     {
       defaultFrom: config.email.from,
       maxAttempts: config.delivery.maxAttempts,

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { renderTemplate, TEMPLATES, type TemplateName } from '../../emails/index.ts';
-import type { AuditRepository } from '../audit/audit.repository.ts';
 import type { StoredAddress } from '../db/schema.ts';
 import { AppError, zodFields } from '../errors.ts';
 import type { Queues } from '../jobs/queues.ts';
@@ -37,6 +36,12 @@ export interface DeliveryOptions {
 export interface Actor {
   id: string;
 }
+
+/**
+ * Whose messages a caller may see: an API key id limits reads (and cancels) to the messages that
+ * key sent; undefined means every message (`read:all`, Slack admins, internal callers).
+ */
+export type MessageOwner = string | undefined;
 
 /** An email from inside Briefly (briefings, sequences, appointments) rather than an API caller. */
 export interface InternalEmail {
@@ -111,7 +116,6 @@ export class DeliveryService {
   constructor(
     private readonly repo: MessageRepository,
     private readonly queues: Queues,
-    private readonly audit: AuditRepository,
     private readonly options: DeliveryOptions,
     private readonly logger: Logger,
   ) {}
@@ -230,15 +234,15 @@ export class DeliveryService {
     return { id: result.row.id };
   }
 
-  async get(id: string) {
-    const row = await this.repo.get(id);
+  async get(id: string, owner?: MessageOwner) {
+    const row = await this.repo.get(id, owner);
     if (!row) throw AppError.notFound('Message', id);
     const events = await this.repo.events(id);
     return { ...toApiMessage(row), events: events.map(toApiEvent) };
   }
 
-  async list(filter: MessageFilter, limit: number, cursor?: string) {
-    const rows = await this.repo.list(filter, limit + 1, cursor ? decodeCursor(cursor) : undefined);
+  async list(filter: MessageFilter, limit: number, cursor?: string, owner?: MessageOwner) {
+    const rows = await this.repo.list(filter, limit + 1, cursor ? decodeCursor(cursor) : undefined, owner);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -247,8 +251,13 @@ export class DeliveryService {
     };
   }
 
-  async cancel(id: string, actor: Actor) {
-    const { cancelled, row } = await this.repo.cancel(id, actor.id);
+  async cancel(id: string, actor: Actor, owner?: MessageOwner) {
+    const { cancelled, row } = await this.repo.cancel(
+      id,
+      actor.id,
+      { actor: actor.id, action: 'message.cancel', subject: id },
+      owner,
+    );
     if (!row) throw AppError.notFound('Message', id);
     if (!cancelled) {
       throw new AppError(
@@ -260,18 +269,16 @@ export class DeliveryService {
       .get('email-delivery')
       .remove(sendJobId(row))
       .catch(() => 0);
-    await this.audit.record({ actor: actor.id, action: 'message.cancel', subject: id });
     return toApiMessage(row);
   }
 
   async redrive(input: RedriveInput, actor: Actor): Promise<{ requeued: number; ids: string[] }> {
-    const refs = await this.repo.redrive(input, input.limit, actor.id);
-    await this.enqueue(refs);
-    await this.audit.record({
+    const refs = await this.repo.redrive(input, input.limit, actor.id, (requeued) => ({
       actor: actor.id,
       action: 'message.redrive',
-      details: { filter: { ...input, ids: input.ids?.length }, requeued: refs.length },
-    });
+      details: { filter: { ...input, ids: input.ids?.length }, requeued },
+    }));
+    await this.enqueue(refs);
     return { requeued: refs.length, ids: refs.map((r) => r.id) };
   }
 
@@ -292,13 +299,12 @@ export class DeliveryService {
   }
 
   async deleteSuppression(email: string, actor: Actor): Promise<void> {
-    if (!(await this.repo.deleteSuppression(email))) throw AppError.notFound('Suppression for', email);
-    await this.audit.record({ actor: actor.id, action: 'suppression.delete', subject: email.toLowerCase() });
+    const audit = { actor: actor.id, action: 'suppression.delete', subject: email.toLowerCase() };
+    if (!(await this.repo.deleteSuppression(email, audit))) throw AppError.notFound('Suppression for', email);
   }
 
   async addSuppression(email: string, reason: string, actor: Actor): Promise<void> {
-    await this.repo.addSuppression(email, reason, actor.id);
-    await this.audit.record({
+    await this.repo.addSuppression(email, reason, actor.id, {
       actor: actor.id,
       action: 'suppression.add',
       subject: email.toLowerCase(),

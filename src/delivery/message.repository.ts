@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { type AuditEntry, recordAudit } from '../audit/audit.repository.ts';
+import { inTransaction } from '../db/client.ts';
 import type { MESSAGE_STATUSES, StoredAddress } from '../db/schema.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
 import type { MessageFilter } from './message.schemas.ts';
@@ -219,9 +221,13 @@ export class MessageRepository {
     );
   }
 
-  async get(id: string): Promise<MessageRow | undefined> {
+  /** `owner` (an API key id) limits the lookup to that key's messages. */
+  async get(id: string, owner?: string): Promise<MessageRow | undefined> {
     if (!isUuid(id)) return undefined;
-    const { rows } = await this.pool.query('SELECT * FROM messages WHERE id = $1', [id]);
+    const { rows } = await this.pool.query(
+      'SELECT * FROM messages WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2::uuid)',
+      [id, owner ?? null],
+    );
     return rows[0];
   }
 
@@ -237,6 +243,7 @@ export class MessageRepository {
     filter: MessageFilter,
     limit: number,
     cursor?: { createdAt: Date; id: string },
+    owner?: string,
   ): Promise<MessageRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -244,6 +251,7 @@ export class MessageRepository {
       params.push(value);
       where.push(clause.replace('?', `$${params.length}`));
     };
+    if (owner) add('api_key_id = ?::uuid', owner);
     if (filter.status) add('status = ?', filter.status);
     if (filter.tag) add('tags @> ARRAY[?]::text[]', filter.tag);
     if (filter.since) add('created_at >= ?', filter.since);
@@ -347,20 +355,33 @@ export class MessageRepository {
     );
   }
 
-  /** Cancels a message that has not started sending. Returns the status it has afterwards. */
-  async cancel(id: string, actor: string): Promise<{ cancelled: boolean; row?: MessageRow }> {
-    const { rows } = await this.pool.query(
-      `WITH m AS (
-         UPDATE messages SET status = 'cancelled', updated_at = now()
-         WHERE id = $1 AND status IN ('queued', 'deferred') RETURNING *
-       ), e AS (
-         INSERT INTO message_events (message_id, type, detail) SELECT id, 'cancelled', jsonb_build_object('by', $2::text) FROM m
-       )
-       SELECT * FROM m`,
-      [id, actor],
-    );
+  /**
+   * Cancels a message that has not started sending, with its audit row in the same transaction.
+   * `owner` limits it to one API key's messages. Returns the status it has afterwards.
+   */
+  async cancel(
+    id: string,
+    actor: string,
+    audit: AuditEntry,
+    owner?: string,
+  ): Promise<{ cancelled: boolean; row?: MessageRow }> {
+    const rows = await inTransaction(this.pool, async (client) => {
+      const result = await client.query(
+        `WITH m AS (
+           UPDATE messages SET status = 'cancelled', updated_at = now()
+           WHERE id = $1 AND status IN ('queued', 'deferred') AND ($3::uuid IS NULL OR api_key_id = $3::uuid)
+           RETURNING *
+         ), e AS (
+           INSERT INTO message_events (message_id, type, detail) SELECT id, 'cancelled', jsonb_build_object('by', $2::text) FROM m
+         )
+         SELECT * FROM m`,
+        [id, actor, owner ?? null],
+      );
+      if (result.rows[0]) await recordAudit(client, audit);
+      return result.rows;
+    });
     if (rows[0]) return { cancelled: true, row: rows[0] };
-    return { cancelled: false, row: await this.get(id) };
+    return { cancelled: false, row: await this.get(id, owner) };
   }
 
   /** Puts matching failed (or deferred) messages back in the queue with a new round. */
@@ -368,6 +389,7 @@ export class MessageRepository {
     filter: { status: 'failed' | 'deferred'; tag?: string; since?: string; until?: string; ids?: string[] },
     limit: number,
     actor: string,
+    audit: (requeued: number) => AuditEntry,
   ): Promise<QueueRef[]> {
     const where = ['status = $1'];
     const params: unknown[] = [filter.status];
@@ -380,7 +402,15 @@ export class MessageRepository {
     if (filter.until) add('created_at < ?', filter.until);
     if (filter.ids) add('id = ANY(?::uuid[])', filter.ids);
     params.push(limit, actor);
-    const { rows } = await this.pool.query(
+    return inTransaction(this.pool, async (client) => {
+      const rows = await this.redriveIn(client, where, params);
+      await recordAudit(client, audit(rows.length));
+      return rows;
+    });
+  }
+
+  private async redriveIn(client: pg.PoolClient, where: string[], params: unknown[]): Promise<QueueRef[]> {
+    const { rows } = await client.query(
       `WITH picked AS (
          SELECT id FROM messages WHERE ${where.join(' AND ')} ORDER BY created_at LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED
        ), m AS (
@@ -529,15 +559,24 @@ export class MessageRepository {
     return rows[0];
   }
 
-  async addSuppression(email: string, reason: string, source: string): Promise<void> {
-    await this.pool.query(
-      'INSERT INTO suppressions (email, reason, source) VALUES (lower($1), $2, $3) ON CONFLICT (email) DO NOTHING',
-      [email, reason, source],
-    );
+  /** Adds a suppression and its audit row in one transaction. */
+  async addSuppression(email: string, reason: string, source: string, audit: AuditEntry): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await client.query(
+        'INSERT INTO suppressions (email, reason, source) VALUES (lower($1), $2, $3) ON CONFLICT (email) DO NOTHING',
+        [email, reason, source],
+      );
+      await recordAudit(client, audit);
+    });
   }
 
-  async deleteSuppression(email: string): Promise<boolean> {
-    const result = await this.pool.query('DELETE FROM suppressions WHERE email = lower($1)', [email]);
-    return (result.rowCount ?? 0) > 0;
+  /** Lifts a suppression and writes its audit row in one transaction; false when there was none. */
+  async deleteSuppression(email: string, audit: AuditEntry): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      const result = await client.query('DELETE FROM suppressions WHERE email = lower($1)', [email]);
+      const deleted = (result.rowCount ?? 0) > 0;
+      if (deleted) await recordAudit(client, audit);
+      return deleted;
+    });
   }
 }

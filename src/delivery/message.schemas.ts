@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { TEMPLATE_NAMES } from '../../emails/index.ts';
 import { MESSAGE_PRIORITIES, MESSAGE_STATUSES } from '../db/schema.ts';
+import { headerText, typeMessage } from '../shared/text.ts';
+
+/** How far ahead send_at may be: a typo such as 9999 should be an error, not a message stuck forever. */
+export const MAX_SEND_AHEAD_DAYS = 365;
 
 const email = z
-  .string()
+  .string({ error: typeMessage('a string') })
   .trim()
   .max(254, 'must be at most 254 characters')
   .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }));
@@ -14,7 +18,7 @@ export const addressSchema = z.union(
     email.transform((value) => ({ email: value })),
     z.object({
       email,
-      name: z.string().trim().max(200, 'must be at most 200 characters').optional(),
+      name: headerText({ max: 200 }).optional(),
     }),
   ],
   { message: 'must be an email address or {"email", "name"}' },
@@ -41,7 +45,7 @@ export const sendMessageSchema = z
     bcc: addressList(50).optional(),
     from: addressSchema.optional(),
     reply_to: addressSchema.optional(),
-    subject: z.string().trim().min(1, 'must not be empty').max(998, 'must be at most 998 characters'),
+    subject: headerText({ min: 1, max: 998 }),
     html: z.string().min(1, 'must not be empty').optional(),
     text: z.string().min(1, 'must not be empty').optional(),
     template: z.enum(TEMPLATE_NAMES, { message: `must be one of ${TEMPLATE_NAMES.join(', ')}` }).optional(),
@@ -52,6 +56,10 @@ export const sendMessageSchema = z
         offset: true,
         message: 'must be an ISO 8601 date-time with offset, e.g. 2026-11-23T08:00:00Z',
       })
+      .refine(
+        (value) => Date.parse(value) <= Date.now() + MAX_SEND_AHEAD_DAYS * 86_400_000,
+        `must be at most ${MAX_SEND_AHEAD_DAYS} days from now`,
+      )
       .optional(),
     tags: z.array(tag).max(10, 'must have at most 10 tags').default([]),
     metadata: z

@@ -1,10 +1,25 @@
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { EventWebhook } from '@sendgrid/eventwebhook';
 import { z } from 'zod';
+import { findBadText } from '../shared/text.ts';
+
+const webhook = new EventWebhook();
+type EcdsaPublicKey = ReturnType<EventWebhook['convertPublicKeyToECDSA']>;
+const parsedKeys = new Map<string, EcdsaPublicKey>();
+
+/** SendGrid's own parser accepts the key as shown in Mail Settings (base64 DER) or as PEM. */
+function publicKeyOf(value: string): EcdsaPublicKey {
+  let key = parsedKeys.get(value);
+  if (!key) {
+    key = webhook.convertPublicKeyToECDSA(value.trim());
+    parsedKeys.set(value, key);
+  }
+  return key;
+}
 
 /**
- * SendGrid's signed Event Webhook (VENDOR-FACTS §4): ECDSA P-256 / SHA-256 over
- * `timestamp + raw body`, signature base64 DER in X-Twilio-Email-Event-Webhook-Signature, public
- * key base64 DER SPKI from Mail Settings. SendGrid documents no replay window; we allow 5 minutes.
+ * SendGrid's signed Event Webhook, checked with SendGrid's own `@sendgrid/eventwebhook`
+ * (ECDSA P-256 / SHA-256 over `timestamp + raw body`). SendGrid documents no replay window and the
+ * library checks none, so the timestamp must also be within 5 minutes of now, either way.
  */
 export function verifySendgridSignature(opts: {
   publicKey: string;
@@ -19,25 +34,22 @@ export function verifySendgridSignature(opts: {
   if (!/^\d{1,12}$/.test(opts.timestamp)) return { ok: false, reason: 'timestamp is not a number' };
   const age = Math.abs(opts.now.getTime() / 1000 - Number(opts.timestamp));
   if (age > (opts.maxAgeSeconds ?? 300)) return { ok: false, reason: 'timestamp too old or in the future' };
-  let key: KeyObject;
+  let key: EcdsaPublicKey;
   try {
-    key = parsePublicKey(opts.publicKey);
+    key = publicKeyOf(opts.publicKey);
   } catch {
     return { ok: false, reason: 'bad public key' };
   }
+  // The library hashes the body as a UTF-8 string; bytes that are not UTF-8 cannot be what SendGrid signed.
+  const body = opts.rawBody.toString('utf8');
+  if (!Buffer.from(body, 'utf8').equals(opts.rawBody)) return { ok: false, reason: 'bad signature' };
   try {
-    const payload = Buffer.concat([Buffer.from(opts.timestamp, 'utf8'), opts.rawBody]);
-    const valid = verify('sha256', payload, key, Buffer.from(opts.signature, 'base64'));
-    return valid ? { ok: true } : { ok: false, reason: 'bad signature' };
+    return webhook.verifySignature(key, body, opts.signature, opts.timestamp)
+      ? { ok: true }
+      : { ok: false, reason: 'bad signature' };
   } catch {
     return { ok: false, reason: 'bad signature' };
   }
-}
-
-function parsePublicKey(value: string): KeyObject {
-  const trimmed = value.trim();
-  if (trimmed.startsWith('-----BEGIN')) return createPublicKey(trimmed);
-  return createPublicKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'spki' });
 }
 
 export type DeliveryEventType =
@@ -114,6 +126,13 @@ export function parseSendgridEvents(body: unknown): {
   const events: SendgridEvent[] = [];
   const rejected: { index: number; reason: string }[] = [];
   body.forEach((element, index) => {
+    // Text PostgreSQL cannot store (NUL, unpaired surrogates) would fail the whole batch's
+    // transaction: such an event is reported and skipped like any other malformed one.
+    const bad = findBadText(element);
+    if (bad) {
+      rejected.push({ index, reason: `${bad.field === '(body)' ? 'event' : bad.field}: ${bad.message}` });
+      return;
+    }
     const parsed = rawEvent.safeParse(element);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

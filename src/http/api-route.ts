@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { ApiKeyPrincipal } from '../api-keys/api-key.service.ts';
+import { hasScope } from '../api-keys/scopes.ts';
 import { AppError, zodFields } from '../errors.ts';
+import { findBadText } from '../shared/text.ts';
 import type { RouteDoc } from './openapi.ts';
 
 export interface ApiContext<P, Q, B> {
@@ -40,15 +42,19 @@ export function route<
   return { ...doc, handler: handler as ApiRoute['handler'] };
 }
 
+const fieldName = (where: string, field: string) =>
+  where === 'body' ? field : `${where}.${field === '(body)' ? '' : field}`.replace(/\.$/, '');
+
 function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
+  // Before any schema: text PostgreSQL cannot store is refused wherever it is, even in free-form
+  // fields (metadata, template data) that no field schema looks into.
+  const bad = findBadText(value);
+  if (bad) throw AppError.validation([{ field: fieldName(where, bad.field), message: bad.message }]);
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   throw AppError.validation(
-    zodFields(result.error.issues).map((f) => ({
-      field: where === 'body' ? f.field : `${where}.${f.field}`,
-      message: f.message,
-    })),
+    zodFields(result.error.issues).map((f) => ({ field: fieldName(where, f.field), message: f.message })),
   );
 }
 
@@ -63,7 +69,14 @@ export function mountRoutes(
       url: r.path.replace(/\{(\w+)\}/g, ':$1'),
       handler: async (request, reply) => {
         const principal =
-          r.auth === false ? { id: 'anonymous', name: 'anonymous' } : await authenticate(request);
+          r.auth === false ? { id: 'anonymous', name: 'anonymous', scopes: [] } : await authenticate(request);
+        const scope = r.scope ?? 'admin';
+        if (r.auth !== false && !hasScope(principal.scopes, scope)) {
+          throw new AppError(
+            'forbidden',
+            `This API key lacks the "${scope}" scope (it has: ${principal.scopes.join(', ') || 'none'}); create a key with \`briefly api-key create <name> --scopes ${scope}\``,
+          );
+        }
         const ctx = {
           params: parse(r.params, request.params, 'path'),
           query: parse(r.query, request.query, 'query'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ApiScope } from '../api-keys/scopes.ts';
 
 /** The RFC 7807 problem document every error answer uses. */
 export const problemSchema = z.object({
@@ -16,6 +17,8 @@ export interface RouteDoc {
   summary: string;
   tag: string;
   auth?: boolean;
+  /** The scope an API key needs for this route; a route that names none is admin-only. */
+  scope?: ApiScope;
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -62,12 +65,19 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
         description: 'Missing, unknown or revoked API key',
         content: { 'application/problem+json': { schema: jsonSchema(problemSchema, 'output') } },
       };
+      responses['403'] = {
+        description: `The API key lacks the "${route.scope ?? 'admin'}" scope`,
+        content: { 'application/problem+json': { schema: jsonSchema(problemSchema, 'output') } },
+      };
     }
     paths[route.path] ??= {};
     (paths[route.path] as Record<string, unknown>)[route.method] = {
       summary: route.summary,
+      ...(route.auth !== false
+        ? { description: `Needs an API key with the \`${route.scope ?? 'admin'}\` scope.` }
+        : {}),
       tags: [route.tag],
-      ...(route.auth !== false ? { security: [{ apiKey: [] }] } : {}),
+      ...(route.auth !== false ? { security: [{ apiKey: [route.scope ?? 'admin'] }] } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...(route.body
         ? {
@@ -86,7 +96,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       title: 'Briefly API',
       version: info.version,
       description:
-        'REST API of Briefly. Authenticate with `Authorization: Bearer <API key>` (create one with `briefly api-key create <name>`).',
+        "REST API of Briefly. Authenticate with `Authorization: Bearer <API key>` (create one with `briefly api-key create <name> --scopes send,read`). Each operation names the scope it needs: `send`, `read` (the key's own messages), `read:all` (every message) or `admin` (everything).",
     },
     servers: [{ url: info.serverUrl }],
     components: {

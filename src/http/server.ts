@@ -1,11 +1,13 @@
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyPrincipal, ApiKeyService } from '../api-keys/api-key.service.ts';
+import { hasScope } from '../api-keys/scopes.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger } from '../logging/logger.ts';
 import type { FastifyReceiver } from '../slack/fastify-receiver.ts';
 import { type ApiRoute, mountRoutes } from './api-route.ts';
 import type { Metrics } from './metrics.ts';
@@ -46,6 +48,10 @@ function problem(
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const server = Fastify({ logger: false, bodyLimit: deps.bodyLimit, trustProxy: true });
   const log = deps.logger.child({ component: 'http' });
+  const bearerPrincipal = async (request: FastifyRequest): Promise<ApiKeyPrincipal | undefined> => {
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    return match?.[1] ? deps.apiKeys.authenticate(match[1]) : undefined;
+  };
 
   server.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -87,7 +93,11 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
           problem(fastifyError.statusCode, 'bad_request', detail, [{ field: '(body)', message: detail }]),
         );
     }
-    log.error('unhandled error', { method: request.method, url: request.url, error: fastifyError.message });
+    log.error('unhandled error', {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      ...describeError(error),
+    });
     return reply
       .code(500)
       .type('application/problem+json')
@@ -102,7 +112,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   );
 
   server.get('/healthz', async () => ({ status: 'ok' }));
-  server.get('/readyz', async (_request, reply) => {
+  server.get('/readyz', async (request, reply) => {
     const [postgres, redis] = await Promise.all([
       withTimeout(
         deps.pool.query('SELECT 1').then(() => 'ok'),
@@ -114,18 +124,33 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       ),
     ]);
     const ready = postgres === 'ok' && redis === 'ok';
+    // Anonymous callers (load balancers) get the verdict only; which dependency failed and why is
+    // for operators holding an admin-scoped key.
+    const principal = await bearerPrincipal(request).catch(() => undefined);
+    const details = principal && hasScope(principal.scopes, 'admin');
     return reply
       .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'not_ready', checks: { postgres, redis } });
+      .send({ status: ready ? 'ready' : 'not_ready', ...(details ? { checks: { postgres, redis } } : {}) });
   });
-  server.get('/metrics', async (_request, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
 
   const document = buildOpenApi(deps.routes, { version: deps.version, serverUrl: deps.publicUrl });
   server.get('/openapi.json', async () => document);
   await server.register(swagger, { mode: 'static', specification: { document: document as never } });
   await server.register(swaggerUi, { routePrefix: '/docs' });
+  // Security headers on every answer (the API is JSON, but /docs is a page a browser renders).
+  // The CSP admits swagger-ui's own inline script and style by the hashes it publishes.
+  await server.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'", ...server.swaggerCSP.script],
+        styleSrc: ["'self'", ...server.swaggerCSP.style],
+        // /docs is also opened over plain http://localhost in development.
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
 
   const authenticate = async (request: FastifyRequest): Promise<ApiKeyPrincipal> => {
     const header = request.headers.authorization ?? '';

@@ -1,6 +1,6 @@
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { isAppError } from '../errors.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger, withoutQueryParams } from '../logging/logger.ts';
 import type { QueueName } from './queues.ts';
 
 /**
@@ -43,6 +43,8 @@ export function startWorkers(options: {
         try {
           return await handler(job, logger, token);
         } catch (error) {
+          // BullMQ keeps the message as the job's failedReason in Redis: no query parameters there either.
+          if (error instanceof Error) error.message = withoutQueryParams(error.message);
           // A known permanent failure must not be retried; BullMQ stops on UnrecoverableError.
           if (isAppError(error) && !error.retryable) throw new UnrecoverableError(error.message);
           throw error;
@@ -59,9 +61,9 @@ export function startWorkers(options: {
       },
     );
     worker.on('failed', (job, error) =>
-      options.logger.warn('job failed', { queue, job_id: job?.id, job: job?.name, error: error.message }),
+      options.logger.warn('job failed', { queue, job_id: job?.id, job: job?.name, ...describeError(error) }),
     );
-    worker.on('error', (error) => options.logger.error('worker error', { queue, error: error.message }));
+    worker.on('error', (error) => options.logger.error('worker error', { queue, ...describeError(error) }));
     workers.push(worker);
   }
   return {

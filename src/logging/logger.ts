@@ -15,6 +15,27 @@ export interface LogContext {
   [key: string]: unknown;
 }
 
+/**
+ * Drizzle's DrizzleQueryError message is "Failed query: <sql>\nparams: <values>": the values are
+ * people's emails and names, so only the statement (and PostgreSQL's error code) is ever logged.
+ */
+const QUERY_PARAMS = /(Failed query: [\s\S]*?)\nparams: [\s\S]*$/;
+
+export function withoutQueryParams(message: string): string {
+  return message.replace(QUERY_PARAMS, '$1');
+}
+
+/** What to log about an error: its message without query parameters, and a database error code. */
+export function describeError(error: unknown): { error: string; code?: string } {
+  if (!(error instanceof Error)) return { error: withoutQueryParams(String(error)) };
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  const code = (error as { code?: unknown }).code ?? cause?.code;
+  return {
+    error: withoutQueryParams(error.message),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
+}
+
 const SECRET_KEY = /(token|secret|password|authorization|api[_-]?key|cookie|signature|private[_-]?key)/i;
 const REDACTED = '[redacted]';
 
@@ -28,10 +49,13 @@ export function redactor(secrets: string[]) {
     if (typeof value === 'string') {
       let out = value;
       for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
-      return out.replace(/\b(xox[abpr]-|xapp-)[A-Za-z0-9-]+/g, `$1${REDACTED}`);
+      return withoutQueryParams(out).replace(/\b(xox[abpr]-|xapp-)[A-Za-z0-9-]+/g, `$1${REDACTED}`);
     }
     if (depth > 6 || value === null || typeof value !== 'object') return value;
-    if (value instanceof Error) return { name: value.name, message: scrub(value.message, depth + 1) };
+    if (value instanceof Error) {
+      const { code } = describeError(value);
+      return { name: value.name, message: scrub(value.message, depth + 1), ...(code ? { code } : {}) };
+    }
     if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? REDACTED : scrub(v, depth + 1);

@@ -1,5 +1,5 @@
 import { and, asc, count, eq, gt, inArray, or, sql } from 'drizzle-orm';
-import type { Database } from '../db/client.ts';
+import type { Database, Executor } from '../db/client.ts';
 import { reps } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { CreateRepInput, RepView, UpdateRepInput } from './rep.schemas.ts';
@@ -58,9 +58,9 @@ function conflictFrom(error: unknown): AppError | undefined {
 export class RepRepository {
   constructor(private readonly db: Database) {}
 
-  async create(input: CreateRepInput): Promise<RepRow> {
+  async create(input: CreateRepInput, tx: Executor = this.db): Promise<RepRow> {
     try {
-      const [row] = await this.db
+      const [row] = await tx
         .insert(reps)
         .values({ ...(toColumns(input) as typeof reps.$inferInsert) })
         .returning();
@@ -70,9 +70,9 @@ export class RepRepository {
     }
   }
 
-  async update(id: string, input: UpdateRepInput): Promise<RepRow | undefined> {
+  async update(id: string, input: UpdateRepInput, tx: Executor = this.db): Promise<RepRow | undefined> {
     try {
-      const [row] = await this.db
+      const [row] = await tx
         .update(reps)
         .set({ ...toColumns(input), updatedAt: sql`now()` })
         .where(eq(reps.id, id))
@@ -83,8 +83,8 @@ export class RepRepository {
     }
   }
 
-  async delete(id: string): Promise<RepRow | undefined> {
-    const [row] = await this.db.delete(reps).where(eq(reps.id, id)).returning();
+  async delete(id: string, tx: Executor = this.db): Promise<RepRow | undefined> {
+    const [row] = await tx.delete(reps).where(eq(reps.id, id)).returning();
     return row;
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { headerText, typeMessage } from '../shared/text.ts';
 import { isValidTimeZone, LOCAL_TIME } from '../shared/time.ts';
 
 export const REP_ROLES = ['rep', 'manager', 'admin'] as const;
@@ -10,14 +11,14 @@ export const calendarSourceSchema = z.enum(CALENDAR_SOURCES, {
 });
 
 const email = z
-  .string({ message: 'is required' })
+  .string({ error: typeMessage('a string') })
   .trim()
   .max(254, 'must be at most 254 characters')
   .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }))
   .transform((value) => value.toLowerCase());
 
 const timeZone = z
-  .string({ message: 'is required' })
+  .string({ error: typeMessage('a string') })
   .trim()
   .refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Paris or America/New_York' });
 
@@ -26,7 +27,8 @@ const localTime = z.string().regex(LOCAL_TIME, 'must be a 24-hour local time HH:
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U012ABCDEF');
 
 const repFields = {
-  name: z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters'),
+  // A rep's name is the display name of their briefing's To: header.
+  name: headerText({ min: 1, max: 120 }),
   email,
   time_zone: timeZone,
   slack_user_id: slackUserId.nullable(),

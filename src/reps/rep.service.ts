@@ -30,39 +30,42 @@ export class RepService {
   async create(input: unknown, actor: Actor): Promise<RepView> {
     const parsed = createRepSchema.safeParse(input);
     if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));
-    const row = await this.reps.create(parsed.data);
-    await this.audit.record({
-      actor: actor.id,
-      action: 'rep.create',
-      subject: row.id,
-      details: { email: row.email },
-    });
+    const row = await this.audit.audited(
+      (tx) => this.reps.create(parsed.data, tx),
+      (created) => ({
+        actor: actor.id,
+        action: 'rep.create',
+        subject: created.id,
+        details: { email: created.email },
+      }),
+    );
     return toRepView(row);
   }
 
   async update(id: string, input: unknown, actor: Actor): Promise<RepView> {
     const parsed = updateRepSchema.safeParse(input);
     if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));
-    const row = await this.reps.update(id, parsed.data);
+    const row = await this.audit.audited(
+      (tx) => this.reps.update(id, parsed.data, tx),
+      (updated) =>
+        updated && {
+          actor: actor.id,
+          action: 'rep.update',
+          subject: id,
+          details: { fields: Object.keys(parsed.data) },
+        },
+    );
     if (!row) throw AppError.notFound('Rep', id);
-    await this.audit.record({
-      actor: actor.id,
-      action: 'rep.update',
-      subject: id,
-      details: { fields: Object.keys(parsed.data) },
-    });
     return toRepView(row);
   }
 
   async remove(id: string, actor: Actor): Promise<RepView> {
-    const row = await this.reps.delete(id);
+    const row = await this.audit.audited(
+      (tx) => this.reps.delete(id, tx),
+      (deleted) =>
+        deleted && { actor: actor.id, action: 'rep.delete', subject: id, details: { email: deleted.email } },
+    );
     if (!row) throw AppError.notFound('Rep', id);
-    await this.audit.record({
-      actor: actor.id,
-      action: 'rep.delete',
-      subject: id,
-      details: { email: row.email },
-    });
     return toRepView(row);
   }
 

@@ -1,5 +1,6 @@
 import { inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import type { AuditRepository } from '../audit/audit.repository.ts';
 import type { Database } from '../db/client.ts';
 import { settings } from '../db/schema.ts';
 
@@ -38,7 +39,11 @@ export class SettingsRepository {
   }
 
   /** Sets the given keys and clears the ones passed as null, in one transaction. */
-  async setChannels(values: Partial<Record<SettingKey, string | null>>, updatedBy: string): Promise<void> {
+  async setChannels(
+    values: Partial<Record<SettingKey, string | null>>,
+    updatedBy: string,
+    audit?: AuditRepository,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       for (const [key, value] of Object.entries(values)) {
         if (value === undefined) continue;
@@ -51,6 +56,7 @@ export class SettingsRepository {
           .values({ key, value, updatedBy })
           .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy, updatedAt: sql`now()` } });
       }
+      await audit?.record({ actor: updatedBy, action: 'settings.update', details: values }, tx);
     });
   }
 }

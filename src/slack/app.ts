@@ -1,7 +1,8 @@
 import { App, LogLevel } from '@slack/bolt';
 import type { Config } from '../config/config.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
+import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { register as registerBriefing } from './commands/briefing.command.ts';
 import { register as registerBriefly } from './commands/briefly.command.ts';
@@ -36,12 +37,12 @@ export interface SlackApp {
 export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger): SlackApp | undefined {
   const { botToken, signingSecret, appToken, apiUrl } = config.slack;
   if (!botToken || (!signingSecret && !appToken)) return undefined;
+  const clientOptions = { slackApiUrl: apiUrl };
   const common = {
-    token: botToken,
+    authorize: cachedBotAuthorization(botToken, { ...clientOptions, logger: boltLogger(logger) }),
     logger: boltLogger(logger),
     logLevel: config.log.level === 'debug' ? LogLevel.DEBUG : LogLevel.INFO,
-    tokenVerificationEnabled: false,
-    clientOptions: { slackApiUrl: apiUrl },
+    clientOptions,
   };
   let app: App;
   let mode: SlackMode;
@@ -54,7 +55,7 @@ export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger):
     mode = { kind: 'http', receiver };
   }
   app.error(async (error) => {
-    logger.error('slack handler error', { error: error.message, code: (error as { code?: string }).code });
+    logger.error('slack handler error', describeError((error as { original?: unknown }).original ?? error));
   });
   for (const register of LISTENERS) register(app, deps);
   return { app, mode };

@@ -1,6 +1,7 @@
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logging/logger.ts';
+import { findBadText } from '../shared/text.ts';
 import { verifySlackSignature } from './signature.ts';
 
 /** Slack wants an answer within 3 s; past this we answer 200 empty so Slack does not show a timeout. */
@@ -51,6 +52,10 @@ export class FastifyReceiver implements Receiver {
     } catch (error) {
       return reply.code(400).send({ error: 'malformed_payload', message: (error as Error).message });
     }
+    // Same rule as the API: text PostgreSQL cannot store never reaches a listener.
+    const bad = findBadText(body);
+    if (bad)
+      return reply.code(400).send({ error: 'malformed_payload', message: `${bad.field} ${bad.message}` });
     if (body.ssl_check) return reply.code(200).send();
     if (body.type === 'url_verification') return reply.send({ challenge: body.challenge });
     if (!this.app) return reply.code(503).send({ error: 'slack_not_ready' });

@@ -36,11 +36,21 @@ describe('briefly CLI', () => {
     expect(listed.stdout).not.toContain(key as string);
     const revoked = await runCli(['api-key', 'revoke', id as string], env);
     expect(revoked.code).toBe(0);
-    expect((await runCli(['api-key', 'list'], env)).stdout).toMatch(/CRM sync {2}revoked/);
+    expect((await runCli(['api-key', 'list'], env)).stdout).toMatch(/CRM sync {2}send,read {2}revoked/);
     const unknown = await runCli(['api-key', 'revoke', '00000000-0000-4000-8000-000000000000'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/was not found/);
     // Six CLI processes, each compiling the sources through tsx: seconds each on a loaded machine.
+  }, 60_000);
+
+  it('when an API key is created with --scopes, then it has exactly those and says so; an unknown scope is refused', async () => {
+    const created = await runCli(['api-key', 'create', 'Ops', '--scopes', 'read:all,admin'], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/scopes read:all,admin\)/);
+    expect((await runCli(['api-key', 'list'], env)).stdout).toMatch(/Ops {2}read:all,admin {2}active/);
+    const wrong = await runCli(['api-key', 'create', 'Bad', '--scopes', 'send,root'], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/unknown scope "root"/);
   }, 60_000);
 
   it('when started without Slack tokens, then it logs how to connect Slack, becomes ready, and exits cleanly on SIGTERM', async () => {

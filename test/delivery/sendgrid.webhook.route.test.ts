@@ -145,6 +145,23 @@ describe('POST /webhooks/sendgrid', () => {
     expect(await status(id)).toBe('clicked');
   });
 
+  it('when a signed event carries a NUL or an unpaired surrogate, then 200, that event is skipped and the rest are stored', async () => {
+    const id = await sentMessage();
+    const res = await deliver([
+      event(id, 'bounce', { reason: '550 no such user\u0000', type: 'bounce' }),
+      event(id, 'open', { useragent: 'x\ud800' }),
+      event(id, 'delivered', { response: '250 OK' }),
+    ]);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ stored: 1, ignored: 2 });
+    expect(await status(id)).toBe('delivered');
+    const warning = svc.log.lines().findLast((l) => l.includes('ignored SendGrid events'));
+    expect(JSON.parse(warning as string)).toMatchObject({
+      count: 2,
+      first: { index: 0, reason: expect.stringMatching(/^reason: must not contain NUL/) },
+    });
+  });
+
   it('when the signed body is not a JSON array, then 400 names the body', async () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const body = '{"event":"delivered"}';

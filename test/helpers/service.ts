@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { ApiKeyService } from '../../src/api-keys/api-key.service.ts';
+import type { ApiScope } from '../../src/api-keys/scopes.ts';
 import { AuditRepository } from '../../src/audit/audit.repository.ts';
 import { type Config, loadConfig } from '../../src/config/config.ts';
 import { createDatabase } from '../../src/db/client.ts';
@@ -32,6 +33,7 @@ export function testEnv(
     QUEUE_PREFIX: name,
     PORT: '0',
     HOST: '127.0.0.1',
+    METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -117,9 +119,16 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** A fresh API key for the service's database; returns the Authorization header. */
-export async function apiAuth(svc: TestService): Promise<{ authorization: string }> {
+/** A fresh API key (admin unless scopes are given) for the service's database; returns the Authorization header. */
+export async function apiAuth(
+  svc: TestService,
+  scopes: readonly ApiScope[] = ['admin'],
+): Promise<{ authorization: string }> {
   const db = createDatabase(svc.db);
-  const { key } = await new ApiKeyService(db, new AuditRepository(db)).create(uniqueName('key'), 'test');
+  const { key } = await new ApiKeyService(db, new AuditRepository(db)).create(
+    uniqueName('key'),
+    'test',
+    scopes,
+  );
   return { authorization: `Bearer ${key}` };
 }

@@ -12,7 +12,7 @@ beforeAll(async () => {
   svc = await startTestService({ API_BODY_LIMIT_BYTES: '4096' });
   const db = createDatabase(svc.db);
   keys = new ApiKeyService(db, new AuditRepository(db));
-  key = (await keys.create('tests', 'test')).key;
+  key = (await keys.create('tests', 'test', ['admin'])).key;
 });
 afterAll(async () => svc.close());
 
@@ -235,14 +235,18 @@ describe('service endpoints', () => {
     expect((await svc.web.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
   });
 
-  it('when PostgreSQL and Redis are up, then /readyz is 200 with both checks ok', async () => {
-    const res = await svc.web.inject({ method: 'GET', url: '/readyz' });
+  it('when PostgreSQL and Redis are up, then /readyz is 200 with both checks ok for an admin key', async () => {
+    const res = await svc.web.inject({
+      method: 'GET',
+      url: '/readyz',
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json().checks).toEqual({ postgres: 'ok', redis: 'ok' });
   });
 
-  it('when /metrics is scraped, then it has process, HTTP and queue metrics', async () => {
-    const res = await svc.web.inject({ method: 'GET', url: '/metrics' });
+  it('when /metrics is scraped on the metrics port, then it has process, HTTP and queue metrics', async () => {
+    const res = await fetch(svc.metricsUrl as string).then(async (r) => ({ body: await r.text() }));
     expect(res.body).toContain('process_cpu_user_seconds_total');
     expect(res.body).toMatch(/http_request_duration_seconds_bucket\{.*route="\/v1\/reps"/);
     expect(res.body).toMatch(/bullmq_jobs\{queue="maintenance",state="waiting"\} \d+/);

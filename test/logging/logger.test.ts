@@ -10,6 +10,24 @@ function capture(secrets: string[]) {
 }
 
 describe('logger', () => {
+  it('when a failed query with its parameters is logged as text or as an error, then only the statement and code remain', async () => {
+    const { logger, out } = capture([]);
+    const message =
+      'Failed query: insert into "reps" ("name", "email") values ($1, $2)\nparams: Ana Secret,ana@client.test';
+    const error = Object.assign(new Error(message), { cause: { code: '23505' } });
+    logger.warn('job failed', { error: message });
+    logger.error('boom', { failure: error });
+    await new Promise((r) => setImmediate(r));
+    const [text, structured] = out
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(text.error).toBe('Failed query: insert into "reps" ("name", "email") values ($1, $2)');
+    expect(structured.failure).toMatchObject({ message: text.error, code: '23505' });
+    expect(out.join('')).not.toMatch(/ana@client\.test|Ana Secret/);
+  });
+
   it('when a configured secret appears in a message or field, then it is redacted', async () => {
     const { logger, out } = capture(['s3cr3t-signing']);
     logger.info('signing with s3cr3t-signing now', { nested: { note: 'value s3cr3t-signing' } });

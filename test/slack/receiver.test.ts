@@ -2,7 +2,13 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../blocks/ids.ts';
 import { slackSignature, verifySlackSignature } from '../../src/slack/signature.ts';
-import { ADMIN_USER, startTestService, type TestService } from '../helpers/service.ts';
+import {
+  ADMIN_USER,
+  SIGNING_SECRET,
+  SLACK_HOST,
+  startTestService,
+  type TestService,
+} from '../helpers/service.ts';
 import { fakeAuthTest, postSlack, slashCommand } from '../helpers/slack.ts';
 
 let svc: TestService;
@@ -59,6 +65,49 @@ describe('Slack request signing', () => {
     expect(res.json().message).toMatch(/5 minutes/);
   });
 
+  it('when the timestamp is more than 5 minutes in the future, then the request is rejected with 401', async () => {
+    const res = await slashCommand(
+      svc.web,
+      { command: COMMANDS.briefly, user_id: ADMIN_USER },
+      { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 },
+    );
+    expect(res.statusCode).toBe(401);
+    expect(res.json().message).toMatch(/5 minutes/);
+  });
+
+  it('when the raw body is not valid UTF-8, then it cannot match and is rejected with 401', async () => {
+    const raw = Buffer.concat([Buffer.from('command=%2Fbriefly&text='), Buffer.from([0xff, 0xfe])]);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const res = await svc.web.inject({
+      method: 'POST',
+      url: '/slack/events',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': timestamp,
+        'x-slack-signature': slackSignature(SIGNING_SECRET, timestamp, raw),
+      },
+      payload: raw,
+    });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('when many signed requests arrive, then the bot identity is looked up with auth.test at most once', async () => {
+    nock.cleanAll();
+    let authTests = 0;
+    nock(SLACK_HOST)
+      .persist()
+      .post('/api/auth.test')
+      .reply(() => {
+        authTests++;
+        return [200, { ok: true, user_id: 'UBOT000001', bot_id: 'B0BOT00001', team_id: 'T0001' }];
+      });
+    for (let i = 0; i < 5; i++) {
+      const res = await slashCommand(svc.web, { command: COMMANDS.briefly, user_id: ADMIN_USER });
+      expect(res.statusCode).toBe(200);
+    }
+    expect(authTests).toBeLessThanOrEqual(1);
+  });
+
   it('when the signature headers are missing, then the request is rejected with 401', async () => {
     const res = await svc.web.inject({
       method: 'POST',
@@ -72,6 +121,22 @@ describe('Slack request signing', () => {
     const res = await postSlack(svc.web, 'payload=%7Bnot-json', 'application/x-www-form-urlencoded');
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toMatch(/"payload" field is not valid JSON/);
+  });
+
+  it('when a signed command or interaction carries a NUL or an unpaired surrogate, then 400 names the field and no listener runs', async () => {
+    const command = await slashCommand(svc.web, {
+      command: COMMANDS.briefly,
+      text: 'help\u0000',
+      user_id: ADMIN_USER,
+    });
+    expect(command.statusCode).toBe(400);
+    expect(command.json().message).toBe('text must not contain NUL (\\u0000) characters');
+    const form = new URLSearchParams({
+      payload: JSON.stringify({ type: 'view_submission', view: { title: 'x\ud800' } }),
+    });
+    const view = await postSlack(svc.web, form.toString(), 'application/x-www-form-urlencoded');
+    expect(view.statusCode).toBe(400);
+    expect(view.json().message).toMatch(/^view\.title must be valid Unicode/);
   });
 
   it('when a signed body is neither a command nor an interaction, then the answer is 400', async () => {

@@ -40,6 +40,7 @@ export function briefingRoutes(briefings: BriefingService): ApiRoute[] {
       {
         method: 'get',
         path: '/v1/reps/{id}/briefings',
+        scope: 'read:all',
         summary: "A rep's briefings, newest first (`before` pages back by date)",
         tag: 'Briefings',
         params: idParams,
@@ -78,6 +79,7 @@ export function briefingRoutes(briefings: BriefingService): ApiRoute[] {
       {
         method: 'post',
         path: '/v1/reps/{id}/briefings/send',
+        scope: 'send',
         summary: "Send today's briefing now (today's scheduled one if not sent yet, else a fresh copy)",
         tag: 'Briefings',
         params: idParams,

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ApiKeyPrincipal } from '../../api-keys/api-key.service.ts';
+import { hasScope } from '../../api-keys/scopes.ts';
 import type { DeliveryService } from '../../delivery/delivery.service.ts';
 import {
   acceptedSchema,
@@ -44,11 +46,15 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
   const actor = (principalId: string) => ({ id: `api-key:${principalId}` });
+  // A key sees (and cancels) only the messages it sent, unless it may read all of them.
+  const owner = (principal: ApiKeyPrincipal) =>
+    hasScope(principal.scopes, 'read:all') ? undefined : principal.id;
   return [
     route(
       {
         method: 'post',
         path: '/v1/messages',
+        scope: 'send',
         summary:
           'Accept an email for delivery. Send the same Idempotency-Key header with the same body to get the same message back.',
         tag: 'Messages',
@@ -81,6 +87,7 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
       {
         method: 'get',
         path: '/v1/messages',
+        scope: 'read',
         summary: 'List messages, newest first, filtered by status, tag and creation time (cursor pagination)',
         tag: 'Messages',
         query: listMessagesQuery,
@@ -89,47 +96,53 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
           400: problem('Bad query'),
         },
       },
-      async ({ query }) => {
+      async ({ query, principal }) => {
         const { limit, cursor, ...filter } = query;
-        return { status: 200, body: await delivery.list(filter, limit, cursor) };
+        return { status: 200, body: await delivery.list(filter, limit, cursor, owner(principal)) };
       },
     ),
     route(
       {
         method: 'get',
         path: '/v1/messages/{id}',
+        scope: 'read',
         summary: 'A message, its status and its whole event trail in order',
         tag: 'Messages',
         params: idParams,
         responses: {
           200: { description: 'The message with events', schema: messageWithEventsSchema },
-          404: problem('No such message'),
+          404: problem('No such message, or another key sent it and this key lacks read:all'),
         },
       },
-      async ({ params }) => ({ status: 200, body: await delivery.get(params.id) }),
+      async ({ params, principal }) => ({
+        status: 200,
+        body: await delivery.get(params.id, owner(principal)),
+      }),
     ),
     route(
       {
         method: 'post',
         path: '/v1/messages/{id}/cancel',
+        scope: 'send',
         summary: 'Cancel a message that has not started sending',
         tag: 'Messages',
         params: idParams,
         responses: {
           200: { description: 'Cancelled', schema: messageSchema },
-          404: problem('No such message'),
+          404: problem('No such message, or another key sent it and this key lacks read:all'),
           409: problem('Already sending, sent or otherwise final'),
         },
       },
       async ({ params, principal }) => ({
         status: 200,
-        body: await delivery.cancel(params.id, actor(principal.id)),
+        body: await delivery.cancel(params.id, actor(principal.id), owner(principal)),
       }),
     ),
     route(
       {
         method: 'post',
         path: '/v1/messages/redrive',
+        scope: 'admin',
         summary: 'Re-queue failed (or deferred) messages matching a filter; audit-logged',
         tag: 'Messages',
         body: redriveSchema,
@@ -150,6 +163,7 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
       {
         method: 'get',
         path: '/v1/suppressions/{email}',
+        scope: 'read',
         summary: 'Whether an address is suppressed, and why',
         tag: 'Suppressions',
         params: emailParams,
@@ -164,6 +178,7 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
       {
         method: 'delete',
         path: '/v1/suppressions/{email}',
+        scope: 'admin',
         summary: 'Allow sending to an address again; audit-logged',
         tag: 'Suppressions',
         params: emailParams,
@@ -178,6 +193,7 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
       {
         method: 'post',
         path: '/v1/suppressions',
+        scope: 'send',
         summary: 'Suppress an address by hand; audit-logged',
         tag: 'Suppressions',
         body: addSuppressionSchema,

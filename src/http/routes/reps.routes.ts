@@ -19,6 +19,7 @@ export function repRoutes(reps: RepService): ApiRoute[] {
       {
         method: 'get',
         path: '/v1/reps',
+        scope: 'read',
         summary: 'List reps (ordered by name, cursor pagination)',
         tag: 'Reps',
         query: listQuery,
@@ -33,6 +34,7 @@ export function repRoutes(reps: RepService): ApiRoute[] {
       {
         method: 'post',
         path: '/v1/reps',
+        scope: 'admin',
         summary: 'Create a rep',
         tag: 'Reps',
         body: createRepSchema,
@@ -48,6 +50,7 @@ export function repRoutes(reps: RepService): ApiRoute[] {
       {
         method: 'get',
         path: '/v1/reps/{id}',
+        scope: 'read',
         summary: 'Get a rep',
         tag: 'Reps',
         params: idParams,
@@ -59,6 +62,7 @@ export function repRoutes(reps: RepService): ApiRoute[] {
       {
         method: 'patch',
         path: '/v1/reps/{id}',
+        scope: 'admin',
         summary: 'Change some fields of a rep',
         tag: 'Reps',
         params: idParams,
@@ -79,6 +83,7 @@ export function repRoutes(reps: RepService): ApiRoute[] {
       {
         method: 'delete',
         path: '/v1/reps/{id}',
+        scope: 'admin',
         summary: 'Remove a rep',
         tag: 'Reps',
         params: idParams,

@@ -31,8 +31,8 @@ export function register(app: App, deps: SlackDeps): void {
       await ack({ response_action: 'errors', errors });
       return;
     }
-    await deps.settings.setChannels(changes, `slack:${body.user.id}`);
+    // The change and its audit row commit together, before the modal closes.
+    await deps.settings.setChannels(changes, `slack:${body.user.id}`, deps.audit);
     await ack();
-    await deps.audit.record({ actor: `slack:${body.user.id}`, action: 'settings.update', details: changes });
   });
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "api_keys" ADD COLUMN "scopes" text[] DEFAULT '{admin}'::text[] NOT NULL;--> statement-breakpoint
+CREATE INDEX "messages_api_key_created_idx" ON "messages" USING btree ("api_key_id","created_at","id");
