@@ -48,6 +48,15 @@ export class Queues {
     return queue;
   }
 
+  /**
+   * False while the producer connection is not connected: a producer on a request path then
+   * leaves the work in PostgreSQL (the outbox sweeper enqueues it) instead of waiting on Redis.
+   */
+  ready(): boolean {
+    const status = (this.connection as { status?: unknown }).status;
+    return typeof status !== 'string' || status === 'ready';
+  }
+
   all(): Queue[] {
     return QUEUE_NAMES.map((name) => this.get(name));
   }

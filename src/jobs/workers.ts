@@ -23,10 +23,7 @@ export function startWorkers(options: {
   concurrency?: Partial<Record<QueueName, number>>;
   /** BullMQ rate limiter per queue, shared by every worker process on that queue. */
   limiter?: Partial<Record<QueueName, { max: number; duration: number }>>;
-  /**
-   * How long a job stays locked to a worker that stops renewing it (e.g. it was killed) before
-   * another worker takes it over as stalled.
-   */
+  /** A job whose worker stops renewing its lock (e.g. it was killed) is taken over within this. */
   lockMs?: Partial<Record<QueueName, number>>;
 }): WorkerPool {
   const workers: Worker[] = [];
@@ -53,9 +50,7 @@ export function startWorkers(options: {
         prefix: options.prefix,
         concurrency: options.concurrency?.[queue] ?? 5,
         ...(options.limiter?.[queue] ? { limiter: options.limiter[queue] } : {}),
-        ...(options.lockMs?.[queue]
-          ? { lockDuration: options.lockMs[queue], stalledInterval: options.lockMs[queue] }
-          : {}),
+        ...(options.lockMs?.[queue] ? stallSettings(options.lockMs[queue]) : {}),
       },
     );
     worker.on('failed', (job, error) =>
@@ -84,6 +79,19 @@ export function startWorkers(options: {
       );
     },
   };
+}
+
+/**
+ * BullMQ settings for "taken over within `takeoverMs`". A killed worker's lock expires at most
+ * `lockDuration` after the kill (it is renewed every lockDuration / 2); the stalled-job check,
+ * every `stalledInterval`, moves a job back to waiting on the first check that finds it active
+ * without a lock, provided the previous check already saw it active. So the takeover comes at
+ * most lockDuration + stalledInterval after the kill. With lockDuration = stalledInterval =
+ * takeoverMs (what this was before) it took up to twice that plus a check: about 64 s for 30 s.
+ */
+export function stallSettings(takeoverMs: number): { lockDuration: number; stalledInterval: number } {
+  const stalledInterval = Math.max(250, Math.round(takeoverMs / 6));
+  return { lockDuration: takeoverMs - stalledInterval, stalledInterval };
 }
 
 /** Combines each domain's handlers; a job name defined twice on one queue is a programming error. */
