@@ -272,11 +272,29 @@ export async function startService(
         await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
         if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);
         await delivery.close();
-        await queues.close();
-        await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+        // With Redis away these would wait for it forever: give them a moment, then drop the sockets.
+        await settleWithin(queues.close(), 1_000);
+        await Promise.all([closeRedis(redis), workerRedis ? closeRedis(workerRedis) : undefined]);
         await pool.end();
       })();
       return stopping;
     },
   };
+}
+
+/** Waits for `promise` at most `ms`; whatever it does afterwards (or throws) no longer matters. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+async function closeRedis(connection: ReturnType<typeof createRedis>): Promise<void> {
+  if (connection.status === 'ready') await settleWithin(connection.quit(), 1_000);
+  connection.disconnect();
 }

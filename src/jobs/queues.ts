@@ -43,6 +43,9 @@ export class Queues {
         prefix: this.prefix,
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
+      // Connection errors are already logged by the connection's owner; without a listener BullMQ
+      // prints each one to stderr.
+      queue.on('error', () => undefined);
       this.queues.set(name, queue);
     }
     return queue;

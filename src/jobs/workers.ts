@@ -74,7 +74,13 @@ export function startWorkers(options: {
           });
           const result = await Promise.race([worker.close().then(() => 'closed' as const), timedOut]);
           clearTimeout(timer);
-          if (result === 'timeout') await worker.close(true);
+          // Forcing can wait on Redis too (it may be down): bounded, the jobs are released anyway.
+          if (result === 'timeout') {
+            await Promise.race([
+              worker.close(true).catch(() => undefined),
+              new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+            ]);
+          }
         }),
       );
     },
