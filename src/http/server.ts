@@ -76,10 +76,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   const rejections = new SummarizedLog(log);
   let draining = false;
 
-  server.addHook('onRequest', async (_request, reply) => {
-    // While draining, every answer closes its connection, so no client reuses a socket we are
-    // about to close (a request written onto a closing keep-alive socket is reset).
+  server.addHook('onSend', async (_request, reply, payload) => {
+    // While draining, every answer (also of requests that began before) closes its connection,
+    // so no client reuses a socket we are about to close (a request written onto a closing
+    // keep-alive socket is reset).
     if (draining) reply.header('connection', 'close');
+    return payload;
   });
   server.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
