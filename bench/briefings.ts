@@ -16,6 +16,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { prepareDatabase } from '../src/db/migrate.ts';
 import { SecretBox } from '../src/shared/crypto.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
+import { runBench } from './finish.ts';
 import { spawnService } from './spawn.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 2_000);
@@ -296,7 +297,4 @@ async function main() {
   );
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

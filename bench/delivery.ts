@@ -14,6 +14,7 @@ import { AuditRepository } from '../src/audit/audit.repository.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
+import { runBench } from './finish.ts';
 import { spawnService } from './spawn.ts';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -44,8 +45,10 @@ async function rawBullmq(redisUrl: string, total: number): Promise<number> {
   const queue = new Queue('noop', { connection, prefix });
   let done = 0;
   const started = performance.now();
+  // A connection handed to BullMQ stays ours to close (worker.close() leaves it open).
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const worker = new Worker('noop', async () => undefined, {
-    connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+    connection: workerConnection,
     prefix,
     concurrency: 100,
   });
@@ -66,7 +69,7 @@ async function rawBullmq(redisUrl: string, total: number): Promise<number> {
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  await connection.quit();
+  await Promise.all([connection.quit(), workerConnection.quit()]);
   return total / seconds;
 }
 
@@ -173,7 +176,4 @@ async function main() {
   console.log(`target >= 1000 delivered/s: ${deliveredPerSecond >= 1000 ? 'met' : 'NOT met'}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

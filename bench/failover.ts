@@ -13,6 +13,7 @@ import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { startService } from '../src/main.ts';
 import { startFakeSendgrid } from './fake-sendgrid.ts';
+import { runBench } from './finish.ts';
 
 const RATE_PER_SECOND = 100;
 
@@ -136,7 +137,4 @@ async function main() {
   await admin.end();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

@@ -1,7 +1,13 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Services still running: a bench that fails or exits early must not leave them behind. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 /** Starts `briefly start --role <role>` as its own process and resolves once it logs "ready". */
 export async function spawnService(
@@ -20,6 +26,8 @@ export async function spawnService(
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const url = await new Promise<string | undefined>((resolve, reject) => {
     let buffer = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -37,7 +45,13 @@ export async function spawnService(
     url,
     stop: () =>
       new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        // The service's own shutdown is bounded by SHUTDOWN_TIMEOUT_MS; past that, end it.
+        const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

@@ -12,6 +12,7 @@ import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { createDelivery, type Delivery } from './delivery/delivery.module.ts';
 import type { EmailProvider } from './delivery/email-provider.ts';
+import { OutboxWatch } from './delivery/outbox-watch.ts';
 import type { EnrichmentProvider } from './enrichment/enrichment-provider.ts';
 import { createMetrics } from './http/metrics.ts';
 import { buildMetricsServer } from './http/metrics-server.ts';
@@ -19,7 +20,7 @@ import { registerOAuthRoutes } from './http/oauth.routes.ts';
 import { briefingRoutes } from './http/routes/briefings.routes.ts';
 import { messageRoutes } from './http/routes/messages.routes.ts';
 import { repRoutes } from './http/routes/reps.routes.ts';
-import { buildHttpServer } from './http/server.ts';
+import { buildHttpServer, stopHttpServer } from './http/server.ts';
 import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
 import { jobHandlers } from './jobs/handlers.ts';
 import { createRedis, Queues } from './jobs/queues.ts';
@@ -167,8 +168,9 @@ export async function startService(
       metrics,
       apiKeys,
       routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
-      rateLimitPerMinute: config.apiRateLimitPerMinute,
+      rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
+      trustProxy: config.http.trustProxy,
       webhooks: async (scope) => {
         registerSendgridWebhook(scope, {
           delivery: delivery.service,
@@ -238,6 +240,19 @@ export async function startService(
     });
   }
 
+  // Web accepts while Redis is away and workers lose jobs when it restarts empty: both sweep the
+  // outbox as soon as it is back rather than at the next scheduled sweep.
+  const outboxWatch =
+    runs('web') || runs('worker')
+      ? new OutboxWatch({
+          redis,
+          prefix: config.queuePrefix,
+          sweep: () => delivery.sweep({ includeFuture: true }),
+          logger: logger.child({ component: 'outbox-watch' }),
+        })
+      : undefined;
+  outboxWatch?.start();
+
   let scheduler: Scheduler | undefined;
   if (runs('scheduler')) {
     scheduler = await startScheduler({ pool, queues, logger, processEvery: config.schedulerProcessEveryMs });
@@ -266,17 +281,37 @@ export async function startService(
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
-        await server?.close();
         await metricsServer?.close();
+        // Connections get a share of the budget to finish their requests; the rest is for jobs.
+        if (server) await stopHttpServer(server, Math.min(5_000, config.shutdownTimeoutMs / 3));
+        await outboxWatch?.stop();
         await scheduler?.stop();
         await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
         if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);
         await delivery.close();
-        await queues.close();
-        await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+        // With Redis away these would wait for it forever: give them a moment, then drop the sockets.
+        await settleWithin(queues.close(), 1_000);
+        await Promise.all([closeRedis(redis), workerRedis ? closeRedis(workerRedis) : undefined]);
         await pool.end();
       })();
       return stopping;
     },
   };
+}
+
+/** Waits for `promise` at most `ms`; whatever it does afterwards (or throws) no longer matters. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+async function closeRedis(connection: ReturnType<typeof createRedis>): Promise<void> {
+  if (connection.status === 'ready') await settleWithin(connection.quit(), 1_000);
+  connection.disconnect();
 }

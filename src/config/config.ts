@@ -89,6 +89,15 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     SCHEDULER_PROCESS_EVERY_MS: z.coerce.number().int().min(1_000).default(5_000),
     API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6_000),
+    API_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(3_000),
+    TRUST_PROXY: z
+      .string()
+      .default('')
+      .transform((value) => value.trim())
+      .refine((value) => parseTrustProxy(value) !== undefined, {
+        message: 'must be empty, true, false, a hop count, or comma-separated proxy addresses/CIDRs',
+      }),
     EMAIL_PROVIDERS: csv.pipe(z.array(z.enum(EMAIL_PROVIDER_NAMES))),
     EMAIL_FROM: z
       .string()
@@ -235,6 +244,22 @@ export const CONFIG_VARIABLES: readonly string[] = [
   ...Object.keys(envSchema.shape),
   ...Object.keys(retentionSchema.shape),
 ];
+/**
+ * Fastify's `trustProxy`: which hops may set X-Forwarded-For. Trusting every hop (the old `true`)
+ * lets any client pick its own address and so slip past per-address rate limits.
+ */
+export function parseTrustProxy(value: string): boolean | number | string[] | undefined {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const list = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  return list.every((item) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$|^(loopback|linklocal|uniquelocal)$/.test(item))
+    ? list
+    : undefined;
+}
 
 /** "Name <email>" or a bare address; undefined when it is neither. */
 export function parseMailbox(value: string): { email: string; name?: string } | undefined {
@@ -319,8 +344,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
-    http: { port: e.PORT, host: e.HOST, publicUrl, bodyLimit: e.API_BODY_LIMIT_BYTES },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      publicUrl,
+      bodyLimit: e.API_BODY_LIMIT_BYTES,
+      trustProxy: parseTrustProxy(e.TRUST_PROXY) ?? false,
+    },
     log: {
       level: e.LOG_LEVEL,
       format: (e.LOG_FORMAT || (e.NODE_ENV === 'production' ? 'json' : 'pretty')) as 'json' | 'pretty',
@@ -338,6 +369,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retention: r,
     schedulerProcessEveryMs: e.SCHEDULER_PROCESS_EVERY_MS,
     apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    rateLimits: {
+      perKeyPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+      unauthenticatedPerMinute: e.API_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
+      webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+    },
     email: {
       providers: providerOrder(e),
       from: parseMailbox(e.EMAIL_FROM) ?? { email: 'briefly@localhost' },

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import { type DeliverDeps, deliverMessage } from './deliver-message.worker.ts';
 import { type DeliveryService, SEND_JOB, sendJobId } from './delivery.service.ts';
 import type { FailoverEmailProvider } from './failover.email-provider.ts';
-import type { MessageRepository } from './message.repository.ts';
+import type { MessageRepository, QueueRef } from './message.repository.ts';
 
 export interface DeliveryHandlerDeps extends DeliverDeps {
   provider: FailoverEmailProvider;
@@ -22,8 +22,9 @@ export interface DeliveryHandlerDeps extends DeliverDeps {
 
 /**
  * Finds due outbox rows whose job Redis does not have (e.g. Redis restarted empty) and enqueues
- * them again. The deterministic job id makes re-adding an existing job a no-op, so checking first
- * only serves the count in the log.
+ * them again, page by page. The deterministic job id makes re-adding an existing job a no-op, so
+ * checking first only serves the count in the log. `includeFuture` also restores the delayed jobs
+ * of messages not yet due (the sweep run when Redis comes back).
  */
 export async function sweepOutbox(
   deps: {
@@ -34,19 +35,33 @@ export async function sweepOutbox(
     stuckAfterMs: number;
   },
   logger: Logger,
+  options: { includeFuture?: boolean; pageSize?: number; maxPages?: number } = {},
 ): Promise<{ due: number; missing: number }> {
-  const due = await deps.repo.dueForSweep(deps.stuckAfterMs, 5_000);
-  if (due.length === 0) return { due: 0, missing: 0 };
+  const pageSize = options.pageSize ?? 5_000;
   const queue = deps.queues.get('email-delivery');
   const prefix = `${queue.opts.prefix}:${queue.name}:`;
-  const pipeline = deps.redis.pipeline();
-  for (const ref of due) pipeline.exists(`${prefix}${sendJobId(ref)}`);
-  const results = (await pipeline.exec()) ?? [];
-  const missing = due.filter((_, index) => results[index]?.[1] === 0);
-  await deps.service.enqueue(missing);
-  if (missing.length > 0)
-    logger.warn('outbox sweeper re-enqueued messages missing from Redis', { count: missing.length });
-  return { due: due.length, missing: missing.length };
+  let due = 0;
+  let missingCount = 0;
+  let after: QueueRef | undefined;
+  for (let page = 0; page < (options.maxPages ?? 20); page++) {
+    const rows = await deps.repo.dueForSweep(deps.stuckAfterMs, pageSize, {
+      includeFuture: options.includeFuture,
+      after,
+    });
+    if (rows.length === 0) break;
+    due += rows.length;
+    const pipeline = deps.redis.pipeline();
+    for (const ref of rows) pipeline.exists(`${prefix}${sendJobId(ref)}`);
+    const results = (await pipeline.exec()) ?? [];
+    const missing = rows.filter((_, index) => results[index]?.[1] === 0);
+    await deps.service.enqueue(missing);
+    missingCount += missing.length;
+    if (rows.length < pageSize) break;
+    after = rows.at(-1);
+  }
+  if (missingCount > 0)
+    logger.warn('outbox sweeper re-enqueued messages missing from Redis', { count: missingCount });
+  return { due, missing: missingCount };
 }
 
 /** After a swap away from a provider, deferred messages wait for their backoff: run them now instead. */

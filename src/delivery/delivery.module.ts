@@ -9,7 +9,7 @@ import type { Queues } from '../jobs/queues.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
-import { deliveryJobHandlers, promoteDeferred } from './delivery.handlers.ts';
+import { deliveryJobHandlers, promoteDeferred, sweepOutbox } from './delivery.handlers.ts';
 import { createDeliveryMetrics, type DeliveryMetrics } from './delivery.metrics.ts';
 import { DeliveryService } from './delivery.service.ts';
 import type { EmailProvider } from './email-provider.ts';
@@ -29,6 +29,8 @@ export interface Delivery {
   overview(): Promise<DeliveriesOverview>;
   /** Manual swap from Slack or the CLI: opens or closes a provider's circuit and records who did it. */
   setCircuit(provider: string, to: 'open' | 'closed', reason: string, actor: string): Promise<boolean>;
+  /** The outbox sweep, run at once (OutboxWatch runs it when Redis comes back). */
+  sweep(options?: { includeFuture?: boolean }): Promise<{ due: number; missing: number }>;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,10 @@ export function createDelivery(deps: {
   });
   metrics = createDeliveryMetrics(deps.registry, () => provider.states());
 
+  // A `sending` row whose job Redis no longer has is abandoned once no worker can still be
+  // sending it: a live worker's attempt ends within one provider timeout per provider (failover
+  // tries them in turn); a dead worker's job would be taken over within DELIVERY_LOCK_MS.
+  const stuckAfterMs = Math.max(config.delivery.lockMs, config.email.timeoutMs * providers.length + 5_000);
   const handlers = deliveryJobHandlers({
     repo,
     provider,
@@ -122,7 +128,7 @@ export function createDelivery(deps: {
     metrics,
     alerts: deps.alerts,
     backlogAlert: config.delivery.backlogAlert,
-    stuckAfterMs: Math.max(5 * 60_000, config.delivery.lockMs * 2),
+    stuckAfterMs,
   });
 
   return {
@@ -148,6 +154,8 @@ export function createDelivery(deps: {
       if (changed) await onSwap({ provider: name, to, reason, actor, at: new Date() });
       return changed;
     },
+    sweep: (options) =>
+      sweepOutbox({ repo, service, queues: deps.queues, redis: deps.redis, stuckAfterMs }, log, options),
     close: () => provider.close(),
   };
 }

@@ -5,6 +5,7 @@ import type { StoredAddress } from '../db/schema.ts';
 import { AppError, zodFields } from '../errors.ts';
 import type { Queues } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
+import { SummarizedLog } from '../logging/summarized-log.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
 import type {
   EventRow,
@@ -31,6 +32,8 @@ export interface DeliveryOptions {
   defaultFrom: StoredAddress;
   maxAttempts: number;
   backoffMs: number;
+  /** An enqueue that Redis has not confirmed by then is left to the outbox sweeper (default 2 s). */
+  enqueueTimeoutMs?: number;
 }
 
 export interface Actor {
@@ -117,8 +120,13 @@ export class DeliveryService {
     private readonly repo: MessageRepository,
     private readonly queues: Queues,
     private readonly options: DeliveryOptions,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.outage = new SummarizedLog(logger);
+  }
+
+  /** During a Redis outage every accept would warn; one line per minute says it all. */
+  private readonly outage: SummarizedLog;
 
   jobOptions(ref: QueueRef, now = Date.now()): JobsOptions {
     return {
@@ -144,18 +152,42 @@ export class DeliveryService {
   }, 100);
 
   /**
-   * Enqueues send jobs. A Redis failure is logged, not thrown: the rows are already stored as
-   * `queued`, and the outbox sweeper enqueues them once Redis is back.
+   * Enqueues send jobs. Never throws and never waits long on Redis: the rows are already stored
+   * as `queued`, so with Redis disconnected, failing or slow the jobs are left to the outbox
+   * sweeper, which runs at once when Redis is back (OutboxWatch) and every minute. A late add
+   * that Redis completes after the timeout is harmless: job ids are deterministic.
    */
   async enqueue(refs: QueueRef[]): Promise<void> {
     if (refs.length === 0) return;
+    if (!this.queues.ready()) {
+      this.outage.warn(
+        'Redis is not connected; accepted messages wait in PostgreSQL for the sweeper',
+        'redis',
+        {
+          count: refs.length,
+        },
+      );
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = this.options.enqueueTimeoutMs ?? 2_000;
     try {
-      await this.enqueues.add(refs);
+      await Promise.race([
+        this.enqueues.add(refs),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`Redis did not confirm within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
     } catch (error) {
-      this.logger.warn('could not enqueue messages; the outbox sweeper will', {
+      this.outage.warn('could not enqueue messages; the outbox sweeper will', 'enqueue', {
         count: refs.length,
         error: (error as Error).message,
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

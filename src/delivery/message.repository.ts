@@ -428,16 +428,29 @@ export class MessageRepository {
   }
 
   /**
-   * Due messages whose job may be missing from Redis: queued or deferred and due, or stuck in
-   * `sending` longer than a worker lock can last (the worker died and Redis lost the job).
+   * Messages whose job may be missing from Redis: queued or deferred and due (with `includeFuture`,
+   * also those not yet due: after Redis lost its data their delayed jobs are gone too), or stuck
+   * in `sending` longer than a worker can hold one (the worker died and Redis lost the job).
+   * Ordered by (send_at, id); `after` continues from the last row of the previous page.
    */
-  async dueForSweep(stuckAfterMs: number, limit: number): Promise<QueueRef[]> {
+  async dueForSweep(
+    stuckAfterMs: number,
+    limit: number,
+    options: { includeFuture?: boolean; after?: { send_at: Date; id: string } } = {},
+  ): Promise<QueueRef[]> {
     const { rows } = await this.pool.query(
       `SELECT id, round, priority, send_at FROM messages
-       WHERE (status IN ('queued', 'deferred') AND send_at <= now())
-          OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000))
-       ORDER BY send_at LIMIT $2`,
-      [stuckAfterMs, limit],
+       WHERE ((status IN ('queued', 'deferred') AND ($3::boolean OR send_at <= now()))
+          OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)))
+         AND ($4::timestamptz IS NULL OR (send_at, id) > ($4::timestamptz, $5::uuid))
+       ORDER BY send_at, id LIMIT $2`,
+      [
+        stuckAfterMs,
+        limit,
+        options.includeFuture ?? false,
+        options.after?.send_at ?? null,
+        options.after?.id ?? null,
+      ],
     );
     return rows;
   }

@@ -43,9 +43,21 @@ export class Queues {
         prefix: this.prefix,
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
+      // Connection errors are already logged by the connection's owner; without a listener BullMQ
+      // prints each one to stderr.
+      queue.on('error', () => undefined);
       this.queues.set(name, queue);
     }
     return queue;
+  }
+
+  /**
+   * False while the producer connection is not connected: a producer on a request path then
+   * leaves the work in PostgreSQL (the outbox sweeper enqueues it) instead of waiting on Redis.
+   */
+  ready(): boolean {
+    const status = (this.connection as { status?: unknown }).status;
+    return typeof status !== 'string' || status === 'ready';
   }
 
   all(): Queue[] {

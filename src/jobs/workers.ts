@@ -23,10 +23,7 @@ export function startWorkers(options: {
   concurrency?: Partial<Record<QueueName, number>>;
   /** BullMQ rate limiter per queue, shared by every worker process on that queue. */
   limiter?: Partial<Record<QueueName, { max: number; duration: number }>>;
-  /**
-   * How long a job stays locked to a worker that stops renewing it (e.g. it was killed) before
-   * another worker takes it over as stalled.
-   */
+  /** A job whose worker stops renewing its lock (e.g. it was killed) is taken over within this. */
   lockMs?: Partial<Record<QueueName, number>>;
 }): WorkerPool {
   const workers: Worker[] = [];
@@ -55,9 +52,7 @@ export function startWorkers(options: {
         prefix: options.prefix,
         concurrency: options.concurrency?.[queue] ?? 5,
         ...(options.limiter?.[queue] ? { limiter: options.limiter[queue] } : {}),
-        ...(options.lockMs?.[queue]
-          ? { lockDuration: options.lockMs[queue], stalledInterval: options.lockMs[queue] }
-          : {}),
+        ...(options.lockMs?.[queue] ? stallSettings(options.lockMs[queue]) : {}),
       },
     );
     worker.on('failed', (job, error) =>
@@ -81,11 +76,30 @@ export function startWorkers(options: {
           });
           const result = await Promise.race([worker.close().then(() => 'closed' as const), timedOut]);
           clearTimeout(timer);
-          if (result === 'timeout') await worker.close(true);
+          // Forcing can wait on Redis too (it may be down): bounded, the jobs are released anyway.
+          if (result === 'timeout') {
+            await Promise.race([
+              worker.close(true).catch(() => undefined),
+              new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+            ]);
+          }
         }),
       );
     },
   };
+}
+
+/**
+ * BullMQ settings for "taken over within `takeoverMs`". A killed worker's lock expires at most
+ * `lockDuration` after the kill (it is renewed every lockDuration / 2); the stalled-job check,
+ * every `stalledInterval`, moves a job back to waiting on the first check that finds it active
+ * without a lock, provided the previous check already saw it active. So the takeover comes at
+ * most lockDuration + stalledInterval after the kill. With lockDuration = stalledInterval =
+ * takeoverMs (what this was before) it took up to twice that plus a check: about 64 s for 30 s.
+ */
+export function stallSettings(takeoverMs: number): { lockDuration: number; stalledInterval: number } {
+  const stalledInterval = Math.max(250, Math.round(takeoverMs / 6));
+  return { lockDuration: takeoverMs - stalledInterval, stalledInterval };
 }
 
 /** Combines each domain's handlers; a job name defined twice on one queue is a programming error. */

@@ -43,7 +43,8 @@ export class FastifyReceiver implements Receiver {
       nowSeconds: Math.floor((this.options.now?.() ?? Date.now()) / 1000),
     });
     if (!verdict.ok) {
-      this.options.logger.warn('slack request rejected', { reason: verdict.reason });
+      // Debug only: anyone can send forged requests; the web server logs rejections summarized.
+      this.options.logger.debug('slack request rejected', { reason: verdict.reason });
       return reply.code(401).send({ error: 'invalid_signature', message: verdict.reason });
     }
     let body: Record<string, unknown>;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawnCli } from '../helpers/cli.ts';
+import { startPrivateRedis, startProxy } from '../helpers/redis-server.ts';
 import { apiAuth, startTestService, type TestService, testEnv } from '../helpers/service.ts';
 
 /**
@@ -148,6 +149,164 @@ describe('outbox recovery', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await web.close();
+    }
+  });
+});
+
+describe('Redis down or emptied while accepting', () => {
+  const sendgridEnv = () => ({
+    EMAIL_PROVIDERS: 'sendgrid',
+    SENDGRID_API_KEY: 'SG.test-key-0123456789',
+    SENDGRID_BASE_URL: sendgrid.url,
+  });
+
+  it('when Redis is unreachable, then POST /v1/messages answers 202 with the row stored, and once Redis is back every message is enqueued and sent once', async () => {
+    const own = await startPrivateRedis();
+    const proxy = await startProxy(own.port);
+    const svc = await startTestService({
+      ...sendgridEnv(),
+      REDIS_URL: proxy.url,
+      API_RATE_LIMIT_PER_MINUTE: '3',
+    });
+    try {
+      const auth = await apiAuth(svc);
+      const post = (payload: Record<string, unknown>) =>
+        svc.web.inject({ method: 'POST', url: '/v1/messages', headers: auth, payload });
+
+      // The service has marked this Redis as holding its data (so a data loss would be noticed).
+      const direct = new Redis(own.url);
+      await vi.waitFor(
+        async () => expect(await direct.exists(`${svc.config.queuePrefix}:outbox:marker`)).toBe(1),
+        { timeout: 5_000 },
+      );
+      await direct.quit();
+      await proxy.cut();
+      await vi.waitFor(() => expect(svc.queues.ready()).toBe(false));
+      const accepted: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await post({
+          to: [`down${i}@client.test`],
+          subject: `During the outage ${i}`,
+          text: 'x',
+        });
+        expect(res.statusCode).toBe(202);
+        accepted.push(res.json().id);
+      }
+      // The per-key limit (3) still holds, kept locally while Redis is away.
+      expect(
+        (await post({ to: ['over@client.test'], subject: 'Over the limit', text: 'x' })).statusCode,
+      ).toBe(429);
+      const { rows } = await svc.db.query('SELECT status FROM messages WHERE id = ANY($1::uuid[])', [
+        accepted,
+      ]);
+      expect(rows.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
+      // One of them as if a worker had claimed it and died while Redis was away: left in `sending`.
+      await svc.db.query(
+        "UPDATE messages SET status = 'sending', updated_at = now() - interval '2 minutes' WHERE id = $1",
+        [accepted[2]],
+      );
+      const ready = await svc.web.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toMatchObject({ status: 'degraded', checks: { postgres: 'ok' } });
+
+      // Redis kept its data (the marker too): only the reconnect can trigger the sweep this soon.
+      await proxy.restore();
+      await vi.waitFor(
+        async () => {
+          const sent = await svc.db.query(
+            "SELECT count(*)::int AS n FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'",
+            [accepted],
+          );
+          expect(sent.rows[0].n).toBe(3);
+        },
+        { timeout: 15_000, interval: 200 },
+      );
+      for (const id of accepted) expect(sendgrid.calls.get(id)).toBe(1);
+    } finally {
+      await svc.close();
+      await proxy.close();
+      await own.close();
+    }
+  });
+
+  it('when Redis restarts empty, then the messages accepted before are enqueued again at once and sent once', async () => {
+    const own = await startPrivateRedis();
+    const svc = await startTestService({ ...sendgridEnv(), REDIS_URL: own.url });
+    try {
+      const auth = await apiAuth(svc);
+      const sendAt = new Date(Date.now() + 3_000).toISOString();
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await svc.web.inject({
+          method: 'POST',
+          url: '/v1/messages',
+          headers: auth,
+          payload: { to: [`r${i}@client.test`], subject: `Restart ${i}`, text: 'x', send_at: sendAt },
+        });
+        ids.push(res.json().id);
+      }
+      await own.stop();
+      await own.start();
+      await vi.waitFor(
+        async () => {
+          const sent = await svc.db.query(
+            "SELECT count(*)::int AS n FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'",
+            [ids],
+          );
+          expect(sent.rows[0].n).toBe(3);
+        },
+        { timeout: 15_000, interval: 200 },
+      );
+      for (const id of ids) expect(sendgrid.calls.get(id)).toBe(1);
+    } finally {
+      await svc.close();
+      await own.close();
+    }
+  });
+
+  it('when Redis loses its data without disconnecting, then due and future messages get their jobs back without waiting for the scheduled sweep', async () => {
+    const svc = await startTestService({ ...sendgridEnv(), SCHEDULER_PROCESS_EVERY_MS: '60000' });
+    const redis = new Redis(svc.config.redisUrl);
+    try {
+      const auth = await apiAuth(svc);
+      const post = (payload: Record<string, unknown>) =>
+        svc.web.inject({ method: 'POST', url: '/v1/messages', headers: auth, payload });
+      const soon = (
+        await post({
+          to: ['soon@client.test'],
+          subject: 'Soon',
+          text: 'x',
+          send_at: new Date(Date.now() + 1_500).toISOString(),
+        })
+      ).json().id;
+      const tomorrow = (
+        await post({
+          to: ['tomorrow@client.test'],
+          subject: 'Tomorrow',
+          text: 'x',
+          send_at: new Date(Date.now() + 86_400_000).toISOString(),
+        })
+      ).json().id;
+      const queue = svc.queues.get('email-delivery');
+      expect(await queue.getJob(`msg-${tomorrow}-0`)).toBeDefined();
+      const keys = await redis.keys(`${svc.config.queuePrefix}:*`);
+      await redis.del(...keys);
+      expect(await queue.getJob(`msg-${soon}-0`)).toBeUndefined();
+
+      await vi.waitFor(
+        async () => {
+          const { rows } = await svc.db.query('SELECT status FROM messages WHERE id = $1', [soon]);
+          expect(rows[0].status).toBe('sent');
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      const restored = await queue.getJob(`msg-${tomorrow}-0`);
+      expect(await restored?.isDelayed()).toBe(true);
+      expect(sendgrid.calls.get(soon)).toBe(1);
+      expect(sendgrid.calls.get(tomorrow)).toBeUndefined();
+    } finally {
+      await redis.quit();
+      await svc.close();
     }
   });
 });

@@ -38,7 +38,8 @@ export function registerSendgridWebhook(
       now: deps.clock.now(),
     });
     if (!verdict.ok) {
-      deps.logger.warn('rejected SendGrid webhook', { reason: verdict.reason });
+      // Debug only: anyone can post here; the web server logs rejections summarized.
+      deps.logger.debug('rejected SendGrid webhook', { reason: verdict.reason });
       throw new AppError('unauthorized', `SendGrid webhook signature check failed: ${verdict.reason}`);
     }
     let body: unknown;
