@@ -514,9 +514,14 @@ export class MessageRepository {
     return rows;
   }
 
+  /**
+   * Deferred messages a swap may run at once through the next provider. Not those waiting on an
+   * unknown outcome: they must wait for the provider that may have them (or its webhook).
+   */
   async deferred(limit: number): Promise<QueueRef[]> {
     const { rows } = await this.pool.query(
-      `SELECT id, round, priority, send_at FROM messages WHERE status = 'deferred' ORDER BY send_at LIMIT $1`,
+      `SELECT id, round, priority, send_at FROM messages
+       WHERE status = 'deferred' AND unknown_outcome_provider IS NULL ORDER BY send_at LIMIT $1`,
       [limit],
     );
     return rows;
