@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DeliverDeps, deliverMessage, sendClaimed } from '../../src/delivery/deliver-message.worker.ts';
+import { sendJobId } from '../../src/delivery/delivery.service.ts';
 import type { Claim } from '../../src/delivery/message.repository.ts';
 import { accepted, type FakeAnswer, startFakeSendgrid } from '../helpers/fake-sendgrid.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -140,5 +141,44 @@ describe('a worker frozen past its lease', () => {
     expect(again.busyUntil?.getTime()).toBeGreaterThan(Date.now());
     await expect(deliverMessage(job(id), deps, svc.log.logger)).rejects.toThrow(/held by another worker/);
     expect(sendgrid.sendsOf(id)).toHaveLength(0);
+  });
+});
+
+describe('a BullMQ worker meeting a message another worker holds', () => {
+  it('when the job runs while another owner’s lease is live, then it is delayed until the lease ends and then sends the message once', async () => {
+    const worker = await startTestService(
+      {
+        EMAIL_PROVIDERS: 'sendgrid',
+        SENDGRID_API_KEY: 'SG.test-key-0123456789',
+        SENDGRID_BASE_URL: sendgrid.url,
+      },
+      'all',
+    );
+    try {
+      const { id } = await worker.delivery.service.sendInternal({
+        kind: 'test',
+        to: [{ email: 'ana@client.test' }],
+        subject: 'held by a frozen worker',
+        text: 'Hello',
+        sendAt: new Date(Date.now() + 3_600_000),
+      });
+      const held = await worker.delivery.repo.claim(id, 1_500);
+      expect(held.claim).toBeDefined();
+      const queued = await worker.queues.get('email-delivery').getJob(sendJobId({ id, round: 0 }));
+      await queued?.promote();
+      await vi.waitFor(
+        async () => {
+          const { rows } = await worker.db.query('SELECT status FROM messages WHERE id = $1', [id]);
+          expect(rows[0].status).toBe('sent');
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+      expect(sendgrid.sendsOf(id)).toHaveLength(1);
+      const job = await worker.queues.get('email-delivery').getJob(sendJobId({ id, round: 0 }));
+      expect(await job?.getState()).toBe('completed');
+      expect(job?.attemptsMade).toBeLessThanOrEqual(1);
+    } finally {
+      await worker.close();
+    }
   });
 });
