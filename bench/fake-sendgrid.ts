@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A fake SendGrid mail/send on loopback for benchmarks: answers 202 with an X-Message-Id, records
- * when each of our message ids arrived, and can be switched to fail (503) to measure failover.
+ * when each of our message ids arrived, answers sandbox-mode probes 200, and can be switched to
+ * fail (503, probes included) to measure failover.
  */
 export async function startFakeSendgrid() {
   const receivedAt = new Map<string, number>();
@@ -14,15 +15,16 @@ export async function startFakeSendgrid() {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       state.calls++;
-      if (req.url?.startsWith('/v3/scopes')) {
-        res.writeHead(state.failing ? 503 : 200, { 'content-type': 'application/json' }).end('{"scopes":[]}');
-        return;
-      }
       if (state.failing) {
         res.writeHead(503).end('unavailable');
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      if (body.mail_settings?.sandbox_mode?.enable === true) {
+        // The provider probe: validated, never delivered (SendGrid answers 200, not 202).
+        res.writeHead(200).end();
+        return;
+      }
       const id: string = body.custom_args?.briefly_message_id ?? '';
       if (receivedAt.has(id)) duplicates++;
       else receivedAt.set(id, performance.now());

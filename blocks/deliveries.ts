@@ -3,7 +3,7 @@ import { context, escapeMrkdwn, header, section, truncate } from './common.ts';
 
 export interface ProviderStateView {
   provider: string;
-  state: 'open' | 'closed';
+  state: 'open' | 'closed' | 'half_open';
   since?: Date;
   reason?: string;
 }
@@ -44,6 +44,9 @@ export function deliveriesMessage(data: DeliveriesOverview): { text: string; blo
       return `:large_green_circle: *${p.provider}* (${role})${p.provider === active ? ': sending' : ': standing by'}`;
     }
     const since = p.since ? ` since ${time(p.since)}` : '';
+    if (p.state === 'half_open') {
+      return `:large_yellow_circle: *${p.provider}* (${role}): half-open, trial messages only${since}`;
+    }
     return `:red_circle: *${p.provider}* (${role}): circuit open${since}${p.reason ? `: ${escapeMrkdwn(truncate(p.reason, 200))}` : ''}`;
   });
   const queueLine = ['waiting', 'prioritized', 'active', 'delayed', 'failed']

@@ -116,10 +116,14 @@ const envSchema = z
     DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
     DELIVERY_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
     DELIVERY_BACKLOG_ALERT: z.coerce.number().int().min(1).default(5_000),
+    DELIVERY_UNKNOWN_OUTCOME_WAIT_MS: z.coerce.number().int().min(0).default(300_000),
     CIRCUIT_CONSECUTIVE_FAILURES: z.coerce.number().int().min(1).default(5),
     CIRCUIT_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
     CIRCUIT_MIN_REQUESTS: z.coerce.number().int().min(1).default(20),
     CIRCUIT_WINDOW_MS: z.coerce.number().int().min(1_000).default(60_000),
+    CIRCUIT_HALF_OPEN_TRIALS: z.coerce.number().int().min(1).max(1_000).default(3),
+    CIRCUIT_REOPEN_BACKOFF_MS: z.coerce.number().int().min(10).default(10_000),
+    CIRCUIT_REOPEN_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(300_000),
     ALERT_GROUP_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
     ALERT_FLUSH_DELAY_MS: z.coerce.number().int().min(0).default(5_000),
     COMPANY_DOMAINS: csv.pipe(
@@ -392,6 +396,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.DELIVERY_CONCURRENCY,
       lockMs: e.DELIVERY_LOCK_MS,
       backlogAlert: e.DELIVERY_BACKLOG_ALERT,
+      unknownOutcomeWaitMs: e.DELIVERY_UNKNOWN_OUTCOME_WAIT_MS,
       alertGroupWindowMs: e.ALERT_GROUP_WINDOW_MS,
       alertFlushDelayMs: e.ALERT_FLUSH_DELAY_MS,
     },
@@ -438,6 +443,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       failureRatio: e.CIRCUIT_FAILURE_RATIO,
       minRequests: e.CIRCUIT_MIN_REQUESTS,
       windowMs: e.CIRCUIT_WINDOW_MS,
+      halfOpenTrials: e.CIRCUIT_HALF_OPEN_TRIALS,
+      reopenBackoffMs: e.CIRCUIT_REOPEN_BACKOFF_MS,
+      reopenBackoffMaxMs: Math.max(e.CIRCUIT_REOPEN_BACKOFF_MAX_MS, e.CIRCUIT_REOPEN_BACKOFF_MS),
     },
   };
 }

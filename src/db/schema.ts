@@ -140,6 +140,13 @@ export const messages = pgTable(
     apiKeyId: uuid('api_key_id'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash'),
+    /** The worker attempt that owns the message while `sending`; `sent` is only accepted from it. */
+    claimToken: uuid('claim_token'),
+    /** The owner's claim is void after this; another worker may then claim the message. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    /** A provider call whose result never came (a timeout after the request went out): who, since when. */
+    unknownOutcomeProvider: text('unknown_outcome_provider'),
+    unknownOutcomeAt: timestamp('unknown_outcome_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [

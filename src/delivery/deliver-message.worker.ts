@@ -1,18 +1,30 @@
-import { type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../logging/logger.ts';
+import { type Clock, systemClock } from '../shared/time.ts';
 import type { DeliveryMetrics } from './delivery.metrics.ts';
-import { type EmailProvider, ProviderError } from './email-provider.ts';
-import type { MessageRepository } from './message.repository.ts';
+import { type OutgoingEmail, ProviderError, type SendResult } from './email-provider.ts';
+import type { FailoverSendOptions } from './failover.email-provider.ts';
+import type { Claim, MessageRepository } from './message.repository.ts';
 
 export interface FailureAlerts {
   permanentFailure(failure: { reason: string; messageId: string; to: string }): Promise<void>;
 }
 
+/** The provider chain as the worker uses it (FailoverEmailProvider). */
+export interface SendingProvider {
+  send(email: OutgoingEmail, options?: FailoverSendOptions): Promise<SendResult>;
+}
+
 export interface DeliverDeps {
   repo: MessageRepository;
-  provider: EmailProvider;
+  provider: SendingProvider;
   alerts: FailureAlerts;
   metrics: DeliveryMetrics;
+  /** A claim on a message lasts this long; it is renewed right before each provider call. */
+  leaseMs: number;
+  /** After an unknown outcome, only the same provider is retried until this long has passed without a webhook event. */
+  unknownOutcomeWaitMs: number;
+  clock?: Clock;
 }
 
 /** Groups alert reasons: "SendGrid 400: The from address does not match a verified Sender Identity". */
@@ -20,54 +32,114 @@ function alertReason(error: ProviderError): string {
   return `${error.provider}: ${error.message}`.slice(0, 300);
 }
 
+/** The claim was taken over (this worker froze or was too slow): this attempt must not touch the message. */
+class ClaimLostError extends Error {
+  constructor(readonly provider: string) {
+    super('claim on the message lost before calling the provider');
+    this.name = 'ClaimLostError';
+  }
+}
+
 /**
  * Sends one message. Idempotent per message: a job for a message that is no longer queued or
- * deferred (sent, cancelled, redriven into a newer round) does nothing.
- *
- * At-least-once, not exactly-once: if this process dies after the provider accepted the message
- * but before `sent` is stored, the stalled job runs again and the message is sent twice. SendGrid
- * has no idempotency key to prevent that; SMTP receivers may drop the copy by its Message-ID.
+ * deferred (sent, cancelled, redriven into a newer round) does nothing; a message another worker
+ * holds under a live lease is looked at again when that lease ends.
  */
-export async function deliverMessage(job: Job<{ messageId: string }>, deps: DeliverDeps, logger: Logger) {
+export async function deliverMessage(
+  job: Job<{ messageId: string }>,
+  deps: DeliverDeps,
+  logger: Logger,
+  token?: string,
+) {
   const messageId = job.data.messageId;
   const log = logger.child({ message_id: messageId });
-  const message = await deps.repo.claim(messageId);
-  if (!message) {
-    log.debug('message not sendable any more; nothing to do');
-    return { skipped: true };
+  const { claim, busyUntil } = await deps.repo.claim(messageId, deps.leaseMs);
+  if (claim) return sendClaimed(claim, job, deps, log);
+  if (busyUntil) {
+    // Another worker owns it (e.g. this job was taken over from a frozen worker before its
+    // lease ran out): come back when the lease ends instead of finishing the job as done.
+    log.info('message held by another worker; retrying when its lease ends', { until: busyUntil });
+    if (token) {
+      await job.moveToDelayed(busyUntil.getTime() + 100, token);
+      throw new DelayedError();
+    }
+    throw new ProviderError('none', 'transient', 'message held by another worker');
   }
+  log.debug('message not sendable any more; nothing to do');
+  return { skipped: true };
+}
 
-  const suppressed = new Set(message.suppressed);
+/**
+ * Sends a message this attempt has claimed. At-least-once, not exactly-once; the owner token and
+ * lease narrow the duplicate window to the provider call itself:
+ * - the claim is re-checked (and its lease renewed) right before each provider call, so a
+ *   worker that froze past its lease never calls the provider for a message another took over;
+ * - `sent` is recorded only under the claim's token: a stale owner whose call succeeded anyway
+ *   records a `stale_send` trail event and counts briefly_email_stale_sends_total instead;
+ * - an unknown outcome (no answer after the request went out) is retried on the same provider
+ *   only, until `unknownOutcomeWaitMs` has passed without a webhook event for the message; an
+ *   event in the meantime makes it `sent` without sending again.
+ */
+export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log: Logger) {
+  const messageId = claim.id;
+  const token = claim.claim_token;
+  const clock = deps.clock ?? systemClock;
+  const suppressed = new Set(claim.suppressed);
   const keep = (list: { email: string; name?: string }[]) =>
     list.filter((a) => !suppressed.has(a.email.toLowerCase()));
-  const to = keep(message.to);
+  const to = keep(claim.to);
   if (to.length === 0) {
-    await deps.repo.markStatus(messageId, 'suppressed', null, { suppressed: message.suppressed });
-    deps.metrics.messages.inc({ status: 'suppressed', provider: 'none' });
-    log.info('message suppressed: every recipient is on the suppression list');
+    if (await deps.repo.markStatus(messageId, token, 'suppressed', null, { suppressed: claim.suppressed })) {
+      deps.metrics.messages.inc({ status: 'suppressed', provider: 'none' });
+      log.info('message suppressed: every recipient is on the suppression list');
+    }
     return { suppressed: true };
   }
 
+  let only: string | undefined;
+  if (claim.unknown_outcome_provider) {
+    const pending = claim.unknown_outcome_provider;
+    if (await deps.repo.resolveUnknownFromEvents(messageId, token, pending)) {
+      deps.metrics.messages.inc({ status: 'sent', provider: pending });
+      log.info('unknown outcome resolved by a webhook event: the provider has the message', {
+        provider: pending,
+      });
+      return { provider: pending, resolvedByWebhook: true };
+    }
+    const since = claim.unknown_outcome_at?.getTime() ?? 0;
+    if (clock.now().getTime() - since < deps.unknownOutcomeWaitMs) only = pending;
+  }
+
+  let result: SendResult;
   try {
-    const result = await deps.provider.send({
-      messageId,
-      from: message.from_address,
-      to,
-      cc: keep(message.cc),
-      bcc: keep(message.bcc),
-      replyTo: message.reply_to ?? undefined,
-      subject: message.subject,
-      html: message.html ?? undefined,
-      text: message.text ?? undefined,
-      tags: message.tags,
-    });
-    await deps.repo.markSent(messageId, result.provider, result.providerMessageId, {
-      attempt: message.attempts,
-      ...(suppressed.size ? { suppressed: message.suppressed } : {}),
-    });
-    deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
-    return { provider: result.provider, providerMessageId: result.providerMessageId };
+    result = await deps.provider.send(
+      {
+        messageId,
+        from: claim.from_address,
+        to,
+        cc: keep(claim.cc),
+        bcc: keep(claim.bcc),
+        replyTo: claim.reply_to ?? undefined,
+        subject: claim.subject,
+        html: claim.html ?? undefined,
+        text: claim.text ?? undefined,
+        tags: claim.tags,
+      },
+      {
+        only,
+        beforeAttempt: async (provider) => {
+          if (!(await deps.repo.renewLease(messageId, token, deps.leaseMs)))
+            throw new ClaimLostError(provider);
+        },
+      },
+    );
   } catch (caught) {
+    if (caught instanceof ClaimLostError) {
+      log.warn('claim on the message expired or was taken over; not calling the provider', {
+        provider: caught.provider,
+      });
+      return { stale: true };
+    }
     const error =
       caught instanceof ProviderError
         ? caught
@@ -78,10 +150,18 @@ export async function deliverMessage(job: Job<{ messageId: string }>, deps: Deli
             {},
             { cause: caught },
           );
-    const detail = { provider: error.provider, attempt: message.attempts, ...error.details };
+    const detail = { provider: error.provider, attempt: claim.attempts, ...error.details };
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (error.unknownOutcome) deps.metrics.unknownOutcomes.inc({ provider: error.provider });
     if (error.kind === 'permanent' || lastAttempt) {
-      await deps.repo.markStatus(messageId, 'failed', error.message, { ...detail, reason: error.message });
+      if (
+        !(await deps.repo.markStatus(messageId, token, 'failed', error.message, {
+          ...detail,
+          reason: error.message,
+        }))
+      ) {
+        return { stale: true };
+      }
       deps.metrics.messages.inc({ status: 'failed', provider: error.provider });
       log.warn('message failed', { provider: error.provider, kind: error.kind, error: error.message });
       await deps.alerts
@@ -89,8 +169,38 @@ export async function deliverMessage(job: Job<{ messageId: string }>, deps: Deli
         .catch((alertError: Error) => log.error('could not raise alert', { error: alertError.message }));
       throw new UnrecoverableError(error.message);
     }
-    await deps.repo.markStatus(messageId, 'deferred', error.message, { ...detail, reason: error.message });
+    const recorded = error.unknownOutcome
+      ? (await deps.repo.markUnknownOutcome(messageId, token, error.provider, error.message, detail)) !==
+        undefined
+      : await deps.repo.markStatus(messageId, token, 'deferred', error.message, {
+          ...detail,
+          reason: error.message,
+        });
+    if (!recorded) return { stale: true };
     deps.metrics.messages.inc({ status: 'deferred', provider: error.provider });
+    if (error.unknownOutcome) {
+      log.warn('provider outcome unknown; retrying the same provider later', {
+        provider: error.provider,
+        error: error.message,
+      });
+    }
     throw error;
   }
+  const recorded = await deps.repo.markSent(messageId, token, result.provider, result.providerMessageId, {
+    attempt: claim.attempts,
+    ...(suppressed.size ? { suppressed: claim.suppressed } : {}),
+  });
+  if (!recorded) {
+    deps.metrics.staleSends.inc({ provider: result.provider });
+    await deps.repo.recordStaleSend(messageId, result.provider, {
+      provider_message_id: result.providerMessageId ?? null,
+      attempt: claim.attempts,
+    });
+    log.warn('provider accepted the message after this worker lost its claim: not recorded as sent', {
+      provider: result.provider,
+    });
+    return { stale: true, provider: result.provider };
+  }
+  deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
+  return { provider: result.provider, providerMessageId: result.providerMessageId };
 }

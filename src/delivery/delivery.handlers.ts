@@ -85,7 +85,7 @@ export async function promoteDeferred(
 export function deliveryJobHandlers(deps: DeliveryHandlerDeps): JobHandlers {
   return {
     'email-delivery': {
-      [SEND_JOB]: (job, logger) => deliverMessage(job, deps, logger),
+      [SEND_JOB]: (job, logger, token) => deliverMessage(job, deps, logger, token),
     },
     maintenance: {
       'outbox-sweep': (_job, logger) => sweepOutbox(deps, logger),

@@ -43,6 +43,7 @@ export function createEmailProviders(config: Config): EmailProvider[] {
           apiKey: config.email.sendgrid.apiKey ?? '',
           baseUrl: config.email.sendgrid.baseUrl,
           timeoutMs: config.email.timeoutMs,
+          probeAddress: config.email.from,
         });
       case 'smtp':
         return new SmtpEmailProvider({ url: config.email.smtpUrl ?? '', timeoutMs: config.email.timeoutMs });
@@ -109,9 +110,18 @@ export function createDelivery(deps: {
     },
     onAttempt: (attempt) =>
       metrics?.providerDuration.observe(
-        { provider: attempt.provider, outcome: attempt.ok ? 'sent' : (attempt.kind ?? 'transient') },
+        {
+          provider: attempt.provider,
+          outcome: attempt.ok ? 'sent' : attempt.unknownOutcome ? 'unknown' : (attempt.kind ?? 'transient'),
+        },
         attempt.durationMs / 1000,
       ),
+    onHalfOpen: (name) => {
+      log.warn('email provider passed its probe: half-open, a few trial messages decide', {
+        provider: name,
+        trials: config.circuit.halfOpenTrials,
+      });
+    },
   });
   metrics = createDeliveryMetrics(deps.registry, () => provider.states());
 
@@ -128,6 +138,8 @@ export function createDelivery(deps: {
     metrics,
     alerts: deps.alerts,
     backlogAlert: config.delivery.backlogAlert,
+    leaseMs: config.delivery.lockMs,
+    unknownOutcomeWaitMs: config.delivery.unknownOutcomeWaitMs,
     stuckAfterMs,
   });
 

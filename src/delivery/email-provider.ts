@@ -35,23 +35,46 @@ export interface SendResult {
 
 export type FailureKind = 'transient' | 'permanent';
 
+export interface ProviderErrorDetails {
+  status?: number;
+  code?: string;
+  retryAfterMs?: number;
+  /**
+   * The request reached the provider but its answer never came (a timeout or reset after the
+   * whole request was written): the provider may have accepted the message. Always transient.
+   */
+  unknownOutcome?: boolean;
+}
+
 export class ProviderError extends Error {
   constructor(
     readonly provider: string,
     readonly kind: FailureKind,
     message: string,
-    readonly details: { status?: number; code?: string; retryAfterMs?: number } = {},
+    readonly details: ProviderErrorDetails = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'ProviderError';
   }
+
+  get unknownOutcome(): boolean {
+    return this.details.unknownOutcome === true;
+  }
 }
 
+/**
+ * Contract: `send` resolves only when the provider answered what its documentation calls
+ * acceptance, validated (SendGrid: 202 with an X-Message-Id; SMTP: 250 to the end of DATA).
+ * Anything else rejects with a ProviderError: an unexpected 2xx/3xx is transient, not success.
+ */
 export interface EmailProvider {
   readonly name: string;
   send(email: OutgoingEmail): Promise<SendResult>;
-  /** A cheap authenticated check that the provider is reachable and our credentials work. Throws ProviderError. */
+  /**
+   * Checks that sending works now, as close to a real send as the vendor allows without
+   * delivering anything (SendGrid: a sandbox-mode mail/send). Throws ProviderError.
+   */
   probe(): Promise<void>;
   close(): Promise<void>;
 }

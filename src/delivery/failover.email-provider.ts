@@ -5,7 +5,7 @@ export interface SwapEvent {
   provider: string;
   to: 'open' | 'closed';
   reason: string;
-  /** 'circuit-breaker', 'probe', or who did it by hand ('slack:U123'). */
+  /** 'circuit-breaker', or who did it by hand ('slack:U123'). */
   actor: string;
   at: Date;
 }
@@ -14,6 +14,7 @@ export interface AttemptEvent {
   provider: string;
   ok: boolean;
   kind?: 'transient' | 'permanent';
+  unknownOutcome?: boolean;
   durationMs: number;
   error?: string;
 }
@@ -21,6 +22,8 @@ export interface AttemptEvent {
 export interface FailoverHooks {
   onSwap?(event: SwapEvent): Promise<void> | void;
   onAttempt?(event: AttemptEvent): void;
+  /** A probe passed: the provider now gets a few trial messages. */
+  onHalfOpen?(provider: string): Promise<void> | void;
 }
 
 const asProviderError = (provider: string, error: unknown): ProviderError =>
@@ -34,11 +37,28 @@ const asProviderError = (provider: string, error: unknown): ProviderError =>
         { cause: error },
       );
 
+export interface FailoverSendOptions {
+  /**
+   * Runs right before each provider call; if it throws, nothing more is called and the error is
+   * rethrown (the delivery worker re-checks its claim on the message here).
+   */
+  beforeAttempt?(provider: string): Promise<void>;
+  /**
+   * Only this provider, whatever its circuit says: after an unknown outcome the message is
+   * retried where it may already be, never elsewhere (until the worker decides otherwise).
+   */
+  only?: string;
+}
+
 /**
  * An EmailProvider over an ordered list of providers, each behind the shared circuit breaker.
  * A transient failure counts against that provider's circuit and the same send moves on to the
  * next provider; a permanent failure (the message itself is wrong) is rethrown at once and does
- * not count against the circuit, since a bad address is not an outage.
+ * not count against the circuit, since a bad address is not an outage. An unknown outcome (the
+ * provider may have the message) counts against the circuit and is rethrown at once: trying the
+ * next provider in the same attempt is how messages went out twice.
+ *
+ * A half-open provider gets only the breaker's few trial messages; the rest go down the list.
  */
 export class FailoverEmailProvider implements EmailProvider {
   readonly name = 'failover';
@@ -71,14 +91,25 @@ export class FailoverEmailProvider implements EmailProvider {
     return states;
   }
 
-  async send(email: OutgoingEmail): Promise<SendResult> {
+  async send(email: OutgoingEmail, options: FailoverSendOptions = {}): Promise<SendResult> {
     const states = await this.sendingStates();
-    let candidates = this.providers.filter((_, index) => states[index]?.state !== 'open');
-    // Every circuit open: try them all in order anyway. Holding mail back until a probe succeeds
-    // would turn a flaky provider into a full stop; a failed try here costs one backoff.
-    if (candidates.length === 0) candidates = this.providers;
+    let candidates = this.providers.map((provider, index) => ({ provider, state: states[index]?.state }));
+    if (options.only) {
+      candidates = candidates.filter((c) => c.provider.name === options.only);
+      if (candidates.length === 0)
+        throw new ProviderError(options.only, 'transient', 'provider not configured');
+    } else {
+      const usable = candidates.filter((c) => c.state !== 'open');
+      // Every circuit open: try them all in order anyway. Holding mail back until a probe succeeds
+      // would turn a flaky provider into a full stop; a failed try here costs one backoff.
+      if (usable.length > 0) candidates = usable;
+    }
     let last: ProviderError | undefined;
-    for (const provider of candidates) {
+    for (const { provider, state } of candidates) {
+      const slot =
+        !options.only && state === 'half_open' ? await this.breaker.acquire(provider.name) : 'call';
+      if (slot === 'skip') continue;
+      await options.beforeAttempt?.(provider.name);
       const started = performance.now();
       try {
         const result = await provider.send(email);
@@ -87,7 +118,8 @@ export class FailoverEmailProvider implements EmailProvider {
           ok: true,
           durationMs: performance.now() - started,
         });
-        await this.breaker.recordSuccess(provider.name);
+        if (slot === 'trial') await this.trialSucceeded(provider.name);
+        else await this.breaker.recordSuccess(provider.name);
         return result;
       } catch (caught) {
         const error = asProviderError(provider.name, caught);
@@ -95,50 +127,61 @@ export class FailoverEmailProvider implements EmailProvider {
           provider: provider.name,
           ok: false,
           kind: error.kind,
+          unknownOutcome: error.unknownOutcome,
           durationMs: performance.now() - started,
           error: error.message,
         });
         if (error.kind === 'permanent') throw error;
         last = error;
-        const { opened, state } = await this.breaker.recordFailure(provider.name, error.message);
-        if (state.state === 'open') this.cached = undefined;
+        const { opened, state: after } = await this.breaker.recordFailure(provider.name, error.message);
+        if (after.state === 'open') this.cached = undefined;
         if (opened) {
           await this.hooks.onSwap?.({
             provider: provider.name,
             to: 'open',
-            reason: error.message,
+            reason: slot === 'trial' ? `half-open trial failed: ${error.message}` : error.message,
             actor: 'circuit-breaker',
             at: new Date(),
           });
         }
+        if (error.unknownOutcome) throw error;
       }
     }
     throw last ?? new ProviderError('failover', 'transient', 'no provider could be tried');
   }
 
-  /** Probes every provider whose circuit is open; a success closes it and traffic swaps back. */
+  private async trialSucceeded(provider: string): Promise<void> {
+    if (!(await this.breaker.recordTrialSuccess(provider))) return;
+    this.cached = undefined;
+    await this.hooks.onSwap?.({
+      provider,
+      to: 'closed',
+      reason: 'half-open trial messages succeeded',
+      actor: 'circuit-breaker',
+      at: new Date(),
+    });
+  }
+
+  /**
+   * Probes every provider whose circuit is open and whose wait has passed; a success half-opens
+   * it (a few real messages then decide), a failure keeps it open for another interval.
+   */
   async probeOpenProviders(): Promise<{ provider: string; ok: boolean; error?: string }[]> {
     const states = await this.states();
     const results: { provider: string; ok: boolean; error?: string }[] = [];
     for (const [index, provider] of this.providers.entries()) {
       if (states[index]?.state !== 'open') continue;
+      if (!(await this.breaker.probeDue(provider.name))) continue;
       try {
         await provider.probe();
       } catch (error) {
+        await this.breaker.probeFailed(provider.name);
         results.push({ provider: provider.name, ok: false, error: (error as Error).message });
         continue;
       }
       results.push({ provider: provider.name, ok: true });
       this.cached = undefined;
-      if (await this.breaker.close(provider.name, 'probe succeeded')) {
-        await this.hooks.onSwap?.({
-          provider: provider.name,
-          to: 'closed',
-          reason: 'probe succeeded',
-          actor: 'probe',
-          at: new Date(),
-        });
-      }
+      if (await this.breaker.halfOpen(provider.name)) await this.hooks.onHalfOpen?.(provider.name);
     }
     return results;
   }

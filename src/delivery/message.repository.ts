@@ -32,9 +32,16 @@ export interface MessageRow {
   provider_message_id: string | null;
   last_error: string | null;
   sent_at: Date | null;
+  claim_token: string | null;
+  lease_until: Date | null;
+  unknown_outcome_provider: string | null;
+  unknown_outcome_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
+
+/** A message a worker attempt owns: only this claim's token may record its outcome. */
+export type Claim = MessageRow & { suppressed: string[]; claim_token: string; lease_until: Date };
 
 export interface EventRow {
   type: string;
@@ -270,89 +277,202 @@ export class MessageRepository {
   }
 
   /**
-   * Moves a due message to `sending` (also from `sending`: a worker that died mid-send left it
-   * there, and its stalled job is being retried) and returns it with any suppressed recipients.
-   * Undefined when the message is gone or no longer sendable (sent, cancelled, ...). Concurrent
-   * claims from one worker process share a statement.
+   * Moves a due message to `sending` under a new owner token with a lease of `leaseMs`. A message
+   * already `sending` is taken over only once its lease has expired (its worker died or froze).
+   * Returns the claim, or `busyUntil` when another owner's lease is still running, or nothing when
+   * the message is gone or no longer sendable (sent, cancelled, ...). Concurrent claims from one
+   * worker process share a statement.
    */
-  claim(id: string): Promise<(MessageRow & { suppressed: string[] }) | undefined> {
-    return this.claims.add(id);
+  claim(id: string, leaseMs: number): Promise<{ claim?: Claim; busyUntil?: Date }> {
+    return this.claims.add({ id, leaseMs, token: randomUUID() });
   }
 
-  private readonly claims = new MicroBatcher<string, (MessageRow & { suppressed: string[] }) | undefined>(
-    async (ids) => {
-      const { rows } = await this.pool.query(
-        `WITH m AS (
-           UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now()
-           WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'deferred', 'sending')
-           RETURNING *
-         ), e AS (
-           INSERT INTO message_events (message_id, type, detail)
-           SELECT id, 'sending', jsonb_build_object('attempt', attempts) FROM m
-         )
-         SELECT m.*, coalesce((
-           SELECT array_agg(s.email) FROM suppressions s
-           WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
-         ), '{}') AS suppressed
-         FROM m`,
-        [[...new Set(ids)]],
+  private readonly claims = new MicroBatcher<
+    { id: string; leaseMs: number; token: string },
+    { claim?: Claim; busyUntil?: Date }
+  >(async (batch) => {
+    const { rows } = await this.pool.query(
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS v(id, token, lease_ms)
+       ), m AS (
+         UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now(),
+           claim_token = v.token, lease_until = clock_timestamp() + make_interval(secs => v.lease_ms / 1000)
+         FROM v
+         WHERE messages.id = v.id AND (messages.status IN ('queued', 'deferred')
+           OR (messages.status = 'sending' AND (messages.lease_until IS NULL OR messages.lease_until < clock_timestamp())))
+         RETURNING messages.*
+       ), e AS (
+         INSERT INTO message_events (message_id, type, detail)
+         SELECT id, 'sending', jsonb_build_object('attempt', attempts) FROM m
+       )
+       SELECT m.*, coalesce((
+         SELECT array_agg(s.email) FROM suppressions s
+         WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
+       ), '{}') AS suppressed
+       FROM m`,
+      [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
+    );
+    const byToken = new Map(rows.map((row) => [row.claim_token as string, row as Claim]));
+    const missed = batch.filter((b) => !byToken.has(b.token)).map((b) => b.id);
+    const busy = new Map<string, Date>();
+    if (missed.length > 0) {
+      const held = await this.pool.query(
+        `SELECT id, lease_until FROM messages
+         WHERE id = ANY($1::uuid[]) AND status = 'sending' AND lease_until >= clock_timestamp()`,
+        [missed],
       );
-      const byId = new Map(rows.map((row) => [row.id as string, row]));
-      return ids.map((id) => byId.get(id));
-    },
-    100,
-  );
+      for (const row of held.rows) busy.set(row.id, row.lease_until);
+    }
+    return batch.map((b) => {
+      const claim = byToken.get(b.token);
+      return claim ? { claim } : { busyUntil: busy.get(b.id) };
+    });
+  }, 100);
 
-  /** Records the provider's acceptance; batched like claim(). */
+  /**
+   * Right before a provider call: true, and the lease extended by `leaseMs`, only while the claim
+   * is still this owner's and its lease has not run out. False means another worker may own the
+   * message now (or soon): the caller must not call the provider.
+   */
+  async renewLease(id: string, token: string, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE messages SET lease_until = clock_timestamp() + make_interval(secs => $3::float8 / 1000)
+       WHERE id = $1 AND claim_token = $2 AND status = 'sending' AND lease_until > clock_timestamp()`,
+      [id, token, leaseMs],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Records the provider's acceptance, only for the current owner: a worker whose claim was taken
+   * over gets false and records nothing (see recordStaleSend). Batched like claim().
+   */
   markSent(
     id: string,
+    token: string,
     provider: string,
     providerMessageId: string | undefined,
     detail: Record<string, unknown>,
-  ): Promise<undefined> {
-    return this.sents.add({ id, provider, providerMessageId, detail });
+  ): Promise<boolean> {
+    return this.sents.add({ id, token, provider, providerMessageId, detail });
   }
 
   private readonly sents = new MicroBatcher<
-    { id: string; provider: string; providerMessageId: string | undefined; detail: Record<string, unknown> },
-    undefined
+    {
+      id: string;
+      token: string;
+      provider: string;
+      providerMessageId: string | undefined;
+      detail: Record<string, unknown>;
+    },
+    boolean
   >(async (batch) => {
-    await this.pool.query(
+    const { rows } = await this.pool.query(
       `WITH v AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) AS v(id, provider, provider_message_id, detail)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::uuid[])
+           AS v(id, provider, provider_message_id, detail, token)
        ), m AS (
          UPDATE messages SET provider = v.provider, provider_message_id = v.provider_message_id, sent_at = now(),
-           last_error = NULL, updated_at = now(),
+           last_error = NULL, updated_at = now(), lease_until = NULL,
+           unknown_outcome_provider = NULL, unknown_outcome_at = NULL,
            status = CASE WHEN message_status_rank(messages.status) < message_status_rank('sent') THEN 'sent' ELSE messages.status END
-         FROM v WHERE messages.id = v.id
+         FROM v WHERE messages.id = v.id AND messages.claim_token = v.token
          RETURNING messages.id, v.provider, v.detail
+       ), e AS (
+         INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'sent', provider, detail FROM m
        )
-       INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'sent', provider, detail FROM m`,
+       SELECT id FROM m`,
       [
         batch.map((b) => b.id),
         batch.map((b) => b.provider),
         batch.map((b) => b.providerMessageId ?? null),
         batch.map((b) => JSON.stringify(b.detail)),
+        batch.map((b) => b.token),
       ],
     );
-    return batch.map(() => undefined);
+    const recorded = new Set(rows.map((r) => r.id as string));
+    return batch.map((b) => recorded.has(b.id));
   }, 100);
 
-  /** Records a state the worker reached (deferred, failed, suppressed) with its trail event. */
+  /** The trail of a provider acceptance that came too late to count: the message may have gone out twice. */
+  async recordStaleSend(id: string, provider: string, detail: Record<string, unknown>): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO message_events (message_id, type, provider, detail) VALUES ($1, 'stale_send', $2, $3)`,
+      [id, provider, JSON.stringify(detail)],
+    );
+  }
+
+  /** Records a state the worker reached (deferred, failed, suppressed) with its trail event; false if no longer the owner. */
   async markStatus(
     id: string,
+    token: string,
     status: 'deferred' | 'failed' | 'suppressed',
     error: string | null,
     detail: Record<string, unknown>,
-  ): Promise<void> {
-    await this.pool.query(
+  ): Promise<boolean> {
+    const { rows } = await this.pool.query(
       `WITH m AS (
-         UPDATE messages SET status = $2, last_error = $3, updated_at = now()
-         WHERE id = $1 AND status = 'sending' RETURNING id
+         UPDATE messages SET status = $2, last_error = $3, updated_at = now(), lease_until = NULL
+         WHERE id = $1 AND status = 'sending' AND claim_token = $6 RETURNING id
+       ), e AS (
+         INSERT INTO message_events (message_id, type, provider, detail) SELECT id, $2, $4, $5 FROM m
        )
-       INSERT INTO message_events (message_id, type, provider, detail) SELECT id, $2, $4, $5 FROM m`,
-      [id, status, error, (detail.provider as string | undefined) ?? null, JSON.stringify(detail)],
+       SELECT id FROM m`,
+      [id, status, error, (detail.provider as string | undefined) ?? null, JSON.stringify(detail), token],
     );
+    return rows.length > 0;
+  }
+
+  /**
+   * A provider call ended without an answer after the request went out: the message is
+   * `deferred`, and remembers which provider may have it and since when (the first such call).
+   */
+  async markUnknownOutcome(
+    id: string,
+    token: string,
+    provider: string,
+    error: string,
+    detail: Record<string, unknown>,
+  ): Promise<Date | undefined> {
+    const { rows } = await this.pool.query(
+      `WITH m AS (
+         UPDATE messages SET status = 'deferred', last_error = $4, updated_at = now(), lease_until = NULL,
+           unknown_outcome_at = CASE WHEN unknown_outcome_provider = $3 THEN unknown_outcome_at ELSE now() END,
+           unknown_outcome_provider = $3
+         WHERE id = $1 AND status = 'sending' AND claim_token = $2 RETURNING id, unknown_outcome_at
+       ), e AS (
+         INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'unknown_outcome', $3, $5 FROM m
+       )
+       SELECT unknown_outcome_at FROM m`,
+      [id, token, provider, error, JSON.stringify(detail)],
+    );
+    return rows[0]?.unknown_outcome_at;
+  }
+
+  /**
+   * Before retrying after an unknown outcome: if the provider's webhook has since reported this
+   * message (any event: processed, delivered, bounce...), the provider has it, so it is `sent`
+   * and must not be sent again. True when resolved so.
+   */
+  async resolveUnknownFromEvents(id: string, token: string, provider: string): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `WITH ev AS (
+         SELECT type, at, detail FROM message_events
+         WHERE message_id = $1 AND provider = $3 AND provider_event_id IS NOT NULL ORDER BY id LIMIT 1
+       ), m AS (
+         UPDATE messages SET status = 'sent', provider = $3,
+           provider_message_id = coalesce((SELECT detail->>'provider_message_id' FROM ev), provider_message_id),
+           sent_at = coalesce(sent_at, (SELECT at FROM ev)), last_error = NULL, updated_at = now(), lease_until = NULL,
+           unknown_outcome_provider = NULL, unknown_outcome_at = NULL
+         WHERE id = $1 AND claim_token = $2 AND status = 'sending' AND EXISTS (SELECT 1 FROM ev) RETURNING id
+       ), e AS (
+         INSERT INTO message_events (message_id, type, provider, detail)
+         SELECT id, 'sent', $3, jsonb_build_object('resolved_by', 'webhook', 'event', (SELECT type FROM ev)) FROM m
+       )
+       SELECT id FROM m`,
+      [id, token, provider],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -415,6 +535,7 @@ export class MessageRepository {
          SELECT id FROM messages WHERE ${where.join(' AND ')} ORDER BY created_at LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED
        ), m AS (
          UPDATE messages SET status = 'queued', round = round + 1, attempts = 0, last_error = NULL,
+           unknown_outcome_provider = NULL, unknown_outcome_at = NULL,
            send_at = greatest(send_at, now()), updated_at = now()
          WHERE id IN (SELECT id FROM picked) RETURNING id, round, priority, send_at
        ), e AS (
@@ -455,9 +576,14 @@ export class MessageRepository {
     return rows;
   }
 
+  /**
+   * Deferred messages a swap may run at once through the next provider. Not those waiting on an
+   * unknown outcome: they must wait for the provider that may have them (or its webhook).
+   */
   async deferred(limit: number): Promise<QueueRef[]> {
     const { rows } = await this.pool.query(
-      `SELECT id, round, priority, send_at FROM messages WHERE status = 'deferred' ORDER BY send_at LIMIT $1`,
+      `SELECT id, round, priority, send_at FROM messages
+       WHERE status = 'deferred' AND unknown_outcome_provider IS NULL ORDER BY send_at LIMIT $1`,
       [limit],
     );
     return rows;
@@ -499,7 +625,11 @@ export class MessageRepository {
             event.at,
             provider,
             event.eventId,
-            JSON.stringify({ email: event.email, ...event.detail }),
+            JSON.stringify({
+              email: event.email,
+              ...(event.providerMessageId ? { provider_message_id: event.providerMessageId } : {}),
+              ...event.detail,
+            }),
           ],
         );
         if (inserted.rowCount === 0) {
@@ -507,6 +637,20 @@ export class MessageRepository {
           continue;
         }
         stored++;
+        // Any event from the provider a call timed out on proves it has the message: it is sent,
+        // and the worker must not send it again (nor through another provider).
+        await client.query(
+          `WITH m AS (
+             UPDATE messages SET status = 'sent', provider = $2,
+               provider_message_id = coalesce($3, provider_message_id), sent_at = coalesce(sent_at, $4),
+               last_error = NULL, updated_at = now(), unknown_outcome_provider = NULL, unknown_outcome_at = NULL
+             WHERE id = $1 AND unknown_outcome_provider = $2 AND status IN ('sending', 'deferred', 'failed')
+             RETURNING id
+           )
+           INSERT INTO message_events (message_id, type, provider, detail)
+           SELECT id, 'sent', $2, jsonb_build_object('resolved_by', 'webhook', 'event', $5::text) FROM m`,
+          [messageId, provider, event.providerMessageId ?? null, event.at, event.type],
+        );
         if (STATUS_EVENTS.has(event.type)) {
           await client.query(
             `UPDATE messages SET status = $2::message_status, updated_at = now()

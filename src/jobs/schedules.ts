@@ -37,7 +37,7 @@ export const SCHEDULES: readonly Schedule[] = [
     bucketMs: 60_000,
   },
   {
-    // Probes providers whose circuit is open; a success swaps traffic back.
+    // Probes providers whose circuit is open and due; a success half-opens it (trial messages decide).
     name: 'provider-probe',
     every: '10 seconds',
     timezone: 'UTC',

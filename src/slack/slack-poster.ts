@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts';
+import { rateLimitWaitMs } from '../shared/retry-after.ts';
 
 /** Slack answered 429: wait this long before the next chat.postMessage (VENDOR-FACTS §1). */
 export class SlackRateLimitedError extends Error {
@@ -52,9 +53,9 @@ export async function postSlackMessage(opts: {
     });
   }
   if (response.status === 429) {
-    const seconds = Number(response.headers.get('retry-after'));
+    const waitMs = rateLimitWaitMs(response.headers);
     await response.body?.cancel();
-    throw new SlackRateLimitedError(Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
+    throw new SlackRateLimitedError(waitMs ? waitMs : 1000);
   }
   let body: { ok?: boolean; error?: string; ts?: string; channel?: string };
   try {

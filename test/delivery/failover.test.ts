@@ -21,6 +21,8 @@ beforeAll(async () => {
     SMTP_URL: smtp.url,
     EMAIL_PROVIDER_TIMEOUT_MS: '2000',
     CIRCUIT_CONSECUTIVE_FAILURES: '3',
+    CIRCUIT_HALF_OPEN_TRIALS: '1',
+    CIRCUIT_REOPEN_BACKOFF_MS: '100',
     DELIVERY_BACKOFF_MS: '50',
   });
   auth = await apiAuth(svc);
@@ -48,7 +50,7 @@ const swaps = async () =>
   (await svc.db.query('SELECT provider, state, actor FROM provider_swaps ORDER BY id')).rows;
 
 describe('provider failover', () => {
-  it('when SendGrid fails every call, then the circuit opens once, mail goes via SMTP, and the swap is stored and alerted; when it recovers, the probe swaps traffic back', async () => {
+  it('when SendGrid fails every call, then the circuit opens once, mail goes via SMTP, and the swap is stored and alerted; when it recovers, a sandbox probe half-opens it and a trial message swaps traffic back', async () => {
     const posts: { channel: string; text: string }[] = [];
     nock(SLACK_HOST)
       .post('/api/chat.postMessage')
@@ -99,17 +101,29 @@ describe('provider failover', () => {
         posts.push(body as { channel: string; text: string });
         return { ok: true, channel: 'CALERTS01', ts: '1.3' };
       });
+    const probes: unknown[] = [];
     nock(SENDGRID)
-      .get('/v3/scopes')
-      .reply(200, { scopes: ['mail.send'] });
-    nock(SENDGRID).post('/v3/mail/send').reply(202, '', { 'X-Message-Id': 'back-1' });
+      .post('/v3/mail/send')
+      .times(5)
+      .reply((_uri, body) => {
+        const sandbox = (body as { mail_settings?: { sandbox_mode?: { enable?: boolean } } }).mail_settings
+          ?.sandbox_mode?.enable;
+        if (sandbox) probes.push(body);
+        return sandbox ? [200, ''] : [202, '', { 'X-Message-Id': 'back-1' }];
+      });
     await svc.queues.get('maintenance').add('provider-probe', {}, { jobId: `probe-${Date.now()}` });
-    await vi.waitFor(async () => expect((await swaps()).length).toBe(2), { timeout: 10_000 });
-    expect((await swaps())[1]).toEqual({ provider: 'sendgrid', state: 'closed', actor: 'probe' });
+    // The probe (a sandbox-mode send) half-opens the circuit; the next message is the trial.
+    await vi.waitFor(async () => expect((await svc.delivery.provider.states())[0]?.state).toBe('half_open'), {
+      timeout: 10_000,
+    });
+    expect(probes).toHaveLength(1);
+    expect(await swaps()).toHaveLength(1);
 
     const after = await send('after recovery');
     await vi.waitFor(async () => expect((await message(after)).status).toBe('sent'), { timeout: 10_000 });
     expect((await message(after)).provider).toBe('sendgrid');
+    await vi.waitFor(async () => expect((await swaps()).length).toBe(2), { timeout: 10_000 });
+    expect((await swaps())[1]).toEqual({ provider: 'sendgrid', state: 'closed', actor: 'circuit-breaker' });
     await vi.waitFor(() => expect(posts.some((p) => /back/i.test(p.text))).toBe(true), { timeout: 10_000 });
   });
 });

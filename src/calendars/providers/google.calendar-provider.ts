@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { CalendarSyncState, EventPerson } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
+import { type HeaderSource, rateLimitWaitSeconds } from '../../shared/retry-after.ts';
 import {
   type CalendarConnectionRef,
   type CalendarEventInput,
@@ -15,13 +16,7 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
-import {
-  AccessTokenCache,
-  parseRetryAfter,
-  requestToken,
-  type TokenAnswer,
-  TokenRequestError,
-} from './oauth-token.ts';
+import { AccessTokenCache, requestToken, type TokenAnswer, TokenRequestError } from './oauth-token.ts';
 
 export interface GoogleCalendarProviderOptions {
   /** GOOGLE_BASE_URL, https://www.googleapis.com in production. */
@@ -381,16 +376,6 @@ function httpStatus(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function headerValue(headers: unknown, name: string): string | undefined {
-  const get = (headers as { get?: unknown } | undefined)?.get;
-  if (typeof get === 'function') return get.call(headers, name) ?? undefined;
-  if (headers && typeof headers === 'object') {
-    const value = (headers as Record<string, unknown>)[name];
-    return typeof value === 'string' ? value : undefined;
-  }
-  return undefined;
-}
-
 function classify(caught: unknown): Error {
   const error = caught as GaxiosLikeError;
   if (!error || typeof error !== 'object' || !('config' in error)) return caught as Error;
@@ -408,11 +393,7 @@ function classify(caught: unknown): Error {
   const detail = `events.list answered ${status}${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
   if (status === 410) return new FullSyncRequiredError(`Google sync token no longer valid: ${detail}`);
   if (status === 429 || status >= 500 || (status === 403 && reasons.some((r) => THROTTLE_REASONS.has(r)))) {
-    return vendorUnavailable(
-      VENDOR,
-      detail,
-      parseRetryAfter(headerValue(error.response?.headers, 'retry-after')),
-    );
+    return vendorUnavailable(VENDOR, detail, rateLimitWaitSeconds(error.response?.headers as HeaderSource));
   }
   if (status === 401 || status === 403 || status === 404) {
     return new CredentialError(`Google Calendar refused access to the calendar: ${detail}`);

@@ -6,6 +6,7 @@ import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import type { CalendarSyncState, EventPerson } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
+import { rateLimitWaitSeconds } from '../../shared/retry-after.ts';
 import {
   type CalendarConnectionRef,
   type CalendarEventInput,
@@ -157,11 +158,7 @@ export class IcsCalendarProvider implements CalendarProvider {
       );
     }
     if (status === 408 || status === 429 || status >= 500) {
-      throw vendorUnavailable(
-        VENDOR,
-        `HTTP ${status}`,
-        retryAfterSeconds(response.headers.get('retry-after')),
-      );
+      throw vendorUnavailable(VENDOR, `HTTP ${status}`, rateLimitWaitSeconds(response.headers));
     }
     throw new AppError('vendor_error', `The ICS feed answered HTTP ${status}`, { retryable: false });
   }
@@ -234,15 +231,6 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     chunks.push(value);
   }
   return new TextDecoder('utf-8').decode(Buffer.concat(chunks));
-}
-
-/** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
-function retryAfterSeconds(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 function notICalendar(detail: string, cause?: unknown): AppError {

@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { CalendarSyncState, EventPerson } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
+import { rateLimitWaitSeconds } from '../../shared/retry-after.ts';
 import {
   type CalendarConnectionRef,
   type CalendarEventInput,
@@ -14,13 +15,7 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
-import {
-  AccessTokenCache,
-  parseRetryAfter,
-  requestToken,
-  type TokenAnswer,
-  TokenRequestError,
-} from './oauth-token.ts';
+import { AccessTokenCache, requestToken, type TokenAnswer, TokenRequestError } from './oauth-token.ts';
 
 export interface MicrosoftCalendarProviderOptions {
   /** GRAPH_BASE_URL, https://graph.microsoft.com in production. */
@@ -336,7 +331,7 @@ export class MicrosoftCalendarProvider implements CalendarProvider {
         session.token = await this.accessToken(session.grant);
         continue;
       }
-      const retryAfter = parseRetryAfter(response.headers.get('retry-after'));
+      const retryAfter = rateLimitWaitSeconds(response.headers);
       if (RETRY_STATUSES.has(status) && attempt < this.maxRetries) {
         const waitSeconds = retryAfter ?? 2 ** attempt;
         if (waitSeconds <= MAX_WAIT_SECONDS) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { rateLimitWaitSeconds } from '../../shared/retry-after.ts';
 
 /** An access token from an OAuth 2.0 token endpoint (RFC 6749 §5.1). */
 export interface TokenAnswer {
@@ -43,15 +44,6 @@ const EXPIRY_MARGIN_MS = 5 * 60_000;
 /** When an endpoint leaves out expires_in (it is only RECOMMENDED), assume the common hour. */
 const DEFAULT_LIFETIME_S = 3600;
 
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
-}
-
 /** POSTs an application/x-www-form-urlencoded token request and parses the answer. */
 export async function requestToken(
   url: string,
@@ -92,7 +84,7 @@ export async function requestToken(
     };
   }
   const status = response.status;
-  const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
+  const retryAfterSeconds = rateLimitWaitSeconds(response.headers);
   const failure = tokenFailure.safeParse(body);
   const oauthError = failure.success ? failure.data.error : undefined;
   if (status === 429 || status >= 500 || oauthError === 'temporarily_unavailable') {

@@ -2,7 +2,14 @@ import http from 'node:http';
 import https from 'node:https';
 import sendgridMail from '@sendgrid/mail';
 import { z } from 'zod';
-import { type EmailProvider, type OutgoingEmail, ProviderError, type SendResult } from '../email-provider.ts';
+import { rateLimitWaitMs } from '../../shared/retry-after.ts';
+import {
+  type EmailAddress,
+  type EmailProvider,
+  type OutgoingEmail,
+  ProviderError,
+  type SendResult,
+} from '../email-provider.ts';
 
 type MailService = typeof sendgridMail;
 
@@ -14,7 +21,7 @@ const errorBody = z.object({
   errors: z.array(z.object({ message: z.string().nullish(), field: z.string().nullish() })).min(1),
 });
 
-/** Thrown by FetchClient for an HTTP error answer; shaped like @sendgrid/client's ResponseError. */
+/** Thrown by HttpClient for an HTTP error answer; shaped like @sendgrid/client's ResponseError. */
 class SendgridHttpError extends Error {
   constructor(
     readonly code: number,
@@ -24,11 +31,19 @@ class SendgridHttpError extends Error {
   }
 }
 
-/**
- * Stands in for @sendgrid/client under MailService (which still builds and checks the v3 body).
- * The stock client goes through axios and follow-redirects, which took over a third of a worker's
- * CPU in the delivery benchmark; Node's fetch keeps connections alive and costs far less.
- */
+/** No answer at all; `requestSent` says whether the whole request had been written before it failed. */
+class SendgridNoAnswerError extends Error {
+  constructor(
+    readonly cause: Error & { code?: string },
+    readonly requestSent: boolean,
+  ) {
+    super(cause.message);
+    this.name = cause.name;
+  }
+}
+
+type HttpAnswer = { statusCode: number; headers: Record<string, string>; body: unknown; text: string };
+
 /**
  * The transport @sendgrid/mail sends through: node:http(s) over a keep-alive agent. Global fetch
  * (undici, web streams) was the largest cost in the delivery worker's profile at 1,000 sends/s.
@@ -47,9 +62,9 @@ class HttpClient {
 
   request(data: { method: string; url: string; headers?: Record<string, string>; body?: unknown }) {
     const payload = data.body === undefined ? undefined : JSON.stringify(data.body);
-    return new Promise<
-      readonly [{ statusCode: number; headers: Record<string, string>; body: unknown }, unknown]
-    >((resolve, reject) => {
+    let requestSent = false;
+    return new Promise<readonly [HttpAnswer, unknown]>((resolve, reject) => {
+      const fail = (error: Error) => reject(new SendgridNoAnswerError(error, requestSent));
       const req = this.request_(
         `${this.options.baseUrl}${data.url}`,
         {
@@ -67,7 +82,7 @@ class HttpClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
+          res.on('error', fail);
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             let body: unknown = text;
@@ -82,7 +97,7 @@ class HttpClient {
             }
             const statusCode = res.statusCode ?? 0;
             if (statusCode >= 400) reject(new SendgridHttpError(statusCode, { headers, body }));
-            else resolve([{ statusCode, headers, body }, body] as const);
+            else resolve([{ statusCode, headers, body, text }, body] as const);
           });
         },
       );
@@ -93,7 +108,11 @@ class HttpClient {
         req.destroy(error);
       }, this.options.timeoutMs);
       req.on('close', () => clearTimeout(timer));
-      req.on('error', reject);
+      // 'finish': the whole request is handed to the OS. From here on SendGrid may have the message.
+      req.on('finish', () => {
+        requestSent = true;
+      });
+      req.on('error', fail);
       req.end(payload);
     });
   }
@@ -110,28 +129,37 @@ interface HttpLikeError {
   response?: { headers?: Record<string, string>; body?: unknown };
 }
 
+/** SendGrid's ids are URL-safe tokens (e.g. "W86EgYT6SQKk0lRflfLRsA"); a proxy's header is not. */
+const MESSAGE_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+
 /**
- * SendGrid v3 mail/send through @sendgrid/mail (VENDOR-FACTS §4). 202 = sent (X-Message-Id kept);
- * 429, 5xx, timeouts and network errors are transient; any other 4xx is permanent. SendGrid has
- * no idempotency key, so a retry after a timeout may send twice: the delivery layer documents it.
+ * SendGrid v3 mail/send through @sendgrid/mail (VENDOR-FACTS §4). Sent means exactly what SendGrid
+ * documents: 202 with an X-Message-Id. Any other answer that is not an error (a 200 HTML page from
+ * a proxy or captive portal, a redirect, a 202 without the id) is transient: the message is not
+ * recorded as sent and goes on to a retry or the next provider. 429, 5xx and network errors are
+ * transient; other 4xx permanent. A timeout or reset after the whole request was written is an
+ * unknown outcome (SendGrid may have it, and has no idempotency key): see the delivery worker.
  */
 export class SendGridEmailProvider implements EmailProvider {
   readonly name = 'sendgrid';
   private readonly client: HttpClient;
   private readonly mail: MailService;
+  private readonly probeAddress: EmailAddress;
 
-  constructor(options: { apiKey: string; baseUrl: string; timeoutMs: number }) {
+  constructor(options: { apiKey: string; baseUrl: string; timeoutMs: number; probeAddress?: EmailAddress }) {
     this.client = new HttpClient({ ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') });
     this.mail = new MailServiceClass();
     this.mail.setClient(this.client as unknown as Parameters<MailService['setClient']>[0]);
+    this.probeAddress = options.probeAddress ?? { email: 'probe@example.com' };
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {
     const content: { type: string; value: string }[] = [];
     if (email.text) content.push({ type: 'text/plain', value: email.text });
     if (email.html) content.push({ type: 'text/html', value: email.html });
+    let answer: HttpAnswer;
     try {
-      const [response] = await this.mail.send({
+      [answer] = (await this.mail.send({
         personalizations: [
           {
             to: email.to,
@@ -156,24 +184,57 @@ export class SendGridEmailProvider implements EmailProvider {
               })),
             }
           : {}),
-      });
-      const headers = (response?.headers ?? {}) as Record<string, string | undefined>;
-      return { provider: this.name, providerMessageId: headers['x-message-id'] ?? undefined };
+      })) as unknown as [HttpAnswer];
     } catch (error) {
       throw this.classify(error, 'mail/send');
     }
+    const messageId = answer.headers['x-message-id']?.trim() ?? '';
+    if (answer.statusCode === 202 && MESSAGE_ID.test(messageId)) {
+      return { provider: this.name, providerMessageId: messageId };
+    }
+    throw this.unexpected(
+      'mail/send',
+      answer,
+      answer.statusCode === 202 ? 'without a valid X-Message-Id' : 'instead of 202',
+    );
   }
 
+  /**
+   * A sandbox-mode mail/send: SendGrid validates it like a real send (key, scopes, rate limit)
+   * and delivers nothing; success is 200 with no body (sandbox-mode docs). GET /v3/scopes was
+   * not enough: it answered 200 while mail/send answered 429.
+   */
   async probe(): Promise<void> {
+    let answer: HttpAnswer;
     try {
-      await this.client.request({ method: 'GET', url: '/v3/scopes' });
+      [answer] = (await this.mail.send({
+        to: this.probeAddress,
+        from: this.probeAddress,
+        subject: 'Briefly provider probe',
+        content: [{ type: 'text/plain', value: 'Sandbox mode: never delivered.' }],
+        mailSettings: { sandboxMode: { enable: true } },
+      })) as unknown as [HttpAnswer];
     } catch (error) {
       throw this.classify(error, 'probe');
     }
+    const html = /html/i.test(answer.headers['content-type'] ?? '') || /^\s*</.test(answer.text);
+    if (answer.statusCode === 200 && !html) return;
+    throw this.unexpected('probe', answer, 'instead of a sandbox-mode 200');
   }
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  private unexpected(what: string, answer: HttpAnswer, why: string): ProviderError {
+    const type = answer.headers['content-type']?.split(';')[0] ?? 'no content type';
+    const location = answer.headers.location ? ` to ${answer.headers.location.slice(0, 100)}` : '';
+    return new ProviderError(
+      this.name,
+      'transient',
+      `SendGrid ${what} answered ${answer.statusCode} (${type})${location} ${why}: not accepted`,
+      { status: answer.statusCode, code: 'unexpected_answer' },
+    );
   }
 
   private classify(caught: unknown, what: string): ProviderError {
@@ -181,14 +242,17 @@ export class SendGridEmailProvider implements EmailProvider {
     const status = caught instanceof SendgridHttpError ? caught.code : undefined;
     if (status === undefined) {
       // No HTTP answer: timeout, refused or reset connection, DNS. SendGrid may come back.
+      const noAnswer = caught instanceof SendgridNoAnswerError ? caught : undefined;
+      const cause = noAnswer?.cause ?? error;
       const why =
-        error.name === 'TimeoutError' ? 'timed out' : String(error.message || error.code || 'network error');
-      const message = `SendGrid ${what} failed: ${why.slice(0, 200)}`;
+        cause.name === 'TimeoutError' ? 'timed out' : String(cause.message || cause.code || 'network error');
+      const unknownOutcome = noAnswer?.requestSent === true;
+      const message = `SendGrid ${what} failed: ${why.slice(0, 200)}${unknownOutcome ? ' after the request was sent (outcome unknown)' : ''}`;
       return new ProviderError(
         this.name,
         'transient',
         message,
-        { code: String(error.code ?? '') },
+        { code: String(cause.code ?? (cause.name === 'TimeoutError' ? 'ETIMEDOUT' : '')), unknownOutcome },
         { cause: caught },
       );
     }
@@ -200,12 +264,10 @@ export class SendGridEmailProvider implements EmailProvider {
       : `HTTP ${status}`;
     const message = `SendGrid ${what} ${status}: ${detail}`.slice(0, 500);
     if (status === 429) {
-      const reset = Number(error.response?.headers?.['x-ratelimit-reset']);
-      const retryAfterMs =
-        Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - Date.now()) : undefined;
+      const retryAfterMs = rateLimitWaitMs(error.response?.headers);
       return new ProviderError(this.name, 'transient', message, { status, retryAfterMs }, { cause: caught });
     }
-    const kind = status >= 500 ? 'transient' : 'permanent';
+    const kind = status >= 500 || status === 408 ? 'transient' : 'permanent';
     return new ProviderError(this.name, kind, message, { status }, { cause: caught });
   }
 }

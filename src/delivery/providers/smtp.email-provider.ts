@@ -13,12 +13,16 @@ interface SmtpError {
   responseCode?: number;
   message?: string;
   response?: string;
+  /** nodemailer: which timer fired (CONNECTION_TIMEOUT, GREETING_TIMEOUT, SOCKET_TIMEOUT). */
+  timeoutType?: string;
 }
 
 /**
- * SMTP backup through a pooled nodemailer transport. 4xx replies and connection errors are
- * transient, 5xx permanent. The Message-ID is derived from our id, so a receiver that dedupes
- * on it drops the copy a retried send may produce.
+ * SMTP backup through a pooled nodemailer transport. Sent means what RFC 5321 §4.1.1.4 documents:
+ * the server answered 250 to the end of DATA and accepted at least one recipient; any other reply
+ * (nodemailer takes every 2xx) is transient. 4xx replies and connection errors are transient, 5xx
+ * permanent. A socket timeout may fall after the server got the message: unknown outcome. The
+ * Message-ID is derived from our id, so a receiver that dedupes on it drops a retried copy.
  */
 export class SmtpEmailProvider implements EmailProvider {
   readonly name = 'smtp';
@@ -37,12 +41,22 @@ export class SmtpEmailProvider implements EmailProvider {
   }
 
   async send(email: OutgoingEmail): Promise<SendResult> {
+    let info: { response?: string; accepted?: unknown[]; messageId: string };
     try {
-      const info = await this.transporter.sendMail(toMimeMessage(email));
-      return { provider: this.name, providerMessageId: info.messageId };
+      info = (await this.transporter.sendMail(toMimeMessage(email))) as typeof info;
     } catch (error) {
       throw this.classify(error, 'send');
     }
+    const reply = String(info.response ?? '');
+    if (/^250[ -]/.test(reply) && (info.accepted?.length ?? 0) > 0) {
+      return { provider: this.name, providerMessageId: info.messageId };
+    }
+    throw new ProviderError(
+      this.name,
+      'transient',
+      `SMTP send not accepted: the server answered "${reply.slice(0, 200)}" instead of 250 (${info.accepted?.length ?? 0} recipients accepted)`,
+      { code: 'unexpected_answer' },
+    );
   }
 
   async probe(): Promise<void> {
@@ -74,6 +88,14 @@ export class SmtpEmailProvider implements EmailProvider {
       );
     }
     const kind = code !== undefined && code >= 500 && code < 600 ? 'permanent' : 'transient';
-    return new ProviderError(this.name, kind, message, { code: error.code, status: code }, { cause: caught });
+    const unknownOutcome =
+      what === 'send' && error.code === 'ETIMEDOUT' && error.timeoutType === 'SOCKET_TIMEOUT';
+    return new ProviderError(
+      this.name,
+      kind,
+      message,
+      { code: error.code, status: code, ...(unknownOutcome ? { unknownOutcome } : {}) },
+      { cause: caught },
+    );
   }
 }

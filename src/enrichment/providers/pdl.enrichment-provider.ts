@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { PersonProfile } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
+import { rateLimitWaitSeconds } from '../../shared/retry-after.ts';
 import { type EnrichmentProvider, QuotaExhaustedError } from '../enrichment-provider.ts';
-import { compactProfile, linkedinUrl, networkReason, redactKey, retryAfter } from './vendor-http.ts';
+import { compactProfile, linkedinUrl, networkReason, redactKey } from './vendor-http.ts';
 
 export interface PdlOptions {
   apiKey: string;
@@ -112,7 +113,7 @@ export class PdlEnrichmentProvider implements EnrichmentProvider {
     }
     if (status === 402) return new QuotaExhaustedError('PDL', detail);
     if (status === 429) {
-      const retryAfterSeconds = retryAfter(response.headers);
+      const retryAfterSeconds = rateLimitWaitSeconds(response.headers);
       if (QUOTA_WORDS.test(body)) return new QuotaExhaustedError('PDL', detail, retryAfterSeconds);
       return new AppError('rate_limited', message, { retryable: true, retryAfterSeconds });
     }

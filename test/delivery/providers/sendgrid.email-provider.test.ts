@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingEmail } from '../../../src/delivery/email-provider.ts';
 import { ProviderError } from '../../../src/delivery/email-provider.ts';
 import { SendGridEmailProvider } from '../../../src/delivery/providers/sendgrid.email-provider.ts';
+import { startFakeSendgrid } from '../../helpers/fake-sendgrid.ts';
 
 const BASE = 'https://sendgrid.test';
 const KEY = 'SG.test-secret-key';
@@ -74,15 +75,41 @@ describe('SendGridEmailProvider', () => {
       .post('/v3/mail/send')
       .reply((_uri, body) => {
         sent = body as typeof sent;
-        return [202, ''];
+        return [202, '', { 'X-Message-Id': 'xmid-124' }];
       });
     await provider.send(email({ tags: Array.from({ length: 12 }, (_, i) => `t${i}`) }));
     expect(sent.categories).toHaveLength(10);
   });
 
-  it('when SendGrid answers 202 with a garbage body and no X-Message-Id, then it is still sent', async () => {
+  it('when a proxy or captive portal answers 200 with an HTML page, then it is a transient failure, not a send', async () => {
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply(200, '<html><body>Sign in to the Wi-Fi</body></html>', { 'content-type': 'text/html' });
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('transient');
+    expect(error.unknownOutcome).toBe(false);
+    expect(error.details).toMatchObject({ status: 200, code: 'unexpected_answer' });
+    expect(error.message).toContain('200 (text/html)');
+  });
+
+  it('when SendGrid answers a redirect, then it is a transient failure naming where it pointed', async () => {
+    nock(BASE).post('/v3/mail/send').reply(302, '', { location: 'https://portal.test/login' });
+    const error = await failure(provider.send(email()));
+    expect(error.kind).toBe('transient');
+    expect(error.message).toContain('302');
+    expect(error.message).toContain('https://portal.test/login');
+  });
+
+  it('when SendGrid answers 202 without an X-Message-Id, or with one that is not an id, then it is a transient failure', async () => {
     nock(BASE).post('/v3/mail/send').reply(202, '<<<not json>>>');
-    expect(await provider.send(email())).toEqual({ provider: 'sendgrid', providerMessageId: undefined });
+    expect((await failure(provider.send(email()))).details.code).toBe('unexpected_answer');
+    nock(BASE).post('/v3/mail/send').reply(202, '', { 'X-Message-Id': '<html> portal' });
+    expect((await failure(provider.send(email()))).kind).toBe('transient');
+  });
+
+  it('when SendGrid answers 201 with an X-Message-Id, then it is still not the documented 202: transient', async () => {
+    nock(BASE).post('/v3/mail/send').reply(201, '', { 'X-Message-Id': 'xmid-201' });
+    expect((await failure(provider.send(email()))).kind).toBe('transient');
   });
 
   it('when SendGrid answers 400, then the failure is permanent and names SendGrid’s reason and field', async () => {
@@ -138,16 +165,64 @@ describe('SendGridEmailProvider', () => {
     expect((await failure(provider.send(email()))).kind).toBe('transient');
   });
 
-  it('when probed, then 200 passes, 401 is permanent and 503 transient', async () => {
+  it('when probed, then it sends in sandbox mode: 200 without a body passes, 429 and an HTML 200 fail, 401 is permanent', async () => {
+    let probe: { mail_settings?: unknown; from?: unknown } = {};
     nock(BASE)
-      .get('/v3/scopes')
-      .reply(200, { scopes: ['mail.send'] });
+      .post('/v3/mail/send')
+      .reply((_uri, body) => {
+        probe = body as typeof probe;
+        return [200, ''];
+      });
     await expect(provider.probe()).resolves.toBeUndefined();
+    expect(probe.mail_settings).toEqual({ sandbox_mode: { enable: true } });
     nock(BASE)
-      .get('/v3/scopes')
+      .post('/v3/mail/send')
+      .reply(429, { errors: [{ field: null, message: 'too many requests' }] });
+    expect((await failure(provider.probe())).kind).toBe('transient');
+    nock(BASE).post('/v3/mail/send').reply(200, '<html>portal</html>', { 'content-type': 'text/html' });
+    expect((await failure(provider.probe())).kind).toBe('transient');
+    nock(BASE)
+      .post('/v3/mail/send')
       .reply(401, { errors: [{ message: 'unauthorized' }] });
     expect((await failure(provider.probe())).kind).toBe('permanent');
-    nock(BASE).get('/v3/scopes').reply(503, 'down');
-    expect((await failure(provider.probe())).kind).toBe('transient');
+  });
+});
+
+describe('SendGridEmailProvider against a server on loopback', () => {
+  let fake: Awaited<ReturnType<typeof startFakeSendgrid>>;
+  beforeAll(async () => {
+    nock.enableNetConnect(/127\.0\.0\.1/);
+    fake = await startFakeSendgrid(() => 'hang');
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+
+  it('when SendGrid received the whole request but never answers, then the outcome is unknown', async () => {
+    const local = new SendGridEmailProvider({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 200 });
+    try {
+      const error = await failure(local.send(email()));
+      expect(error.kind).toBe('transient');
+      expect(error.unknownOutcome).toBe(true);
+      expect(error.message).toContain('outcome unknown');
+      expect(fake.sendsOf('5f0c1a52-1111-4222-8333-444455556666')).toHaveLength(1);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('when nothing listens, then the failure is transient and the outcome known: nothing was sent', async () => {
+    const closed = new SendGridEmailProvider({
+      apiKey: KEY,
+      baseUrl: 'http://127.0.0.1:9',
+      timeoutMs: 1_000,
+    });
+    try {
+      const error = await failure(closed.send(email()));
+      expect(error.kind).toBe('transient');
+      expect(error.unknownOutcome).toBe(false);
+    } finally {
+      await closed.close();
+    }
   });
 });

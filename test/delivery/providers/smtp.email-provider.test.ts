@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +77,82 @@ describe('SmtpEmailProvider', () => {
 
   it('when probed against a live server, then it passes', async () => {
     await expect(provider.probe()).resolves.toBeUndefined();
+  });
+});
+
+/**
+ * A bare SMTP dialogue on loopback whose reply to the end of DATA the test chooses: a server (or
+ * something pretending to be one) that answers a 2xx other than 250, or never answers at all.
+ */
+async function startScriptedSmtp(
+  endOfData: string | 'hang',
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((socket) => {
+    socket.write('220 scripted ESMTP\r\n');
+    let inData = false;
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      if (inData) {
+        if (!buffer.includes('\r\n.\r\n')) return;
+        inData = false;
+        buffer = '';
+        if (endOfData !== 'hang') socket.write(`${endOfData}\r\n`);
+        return;
+      }
+      let index = buffer.indexOf('\r\n');
+      while (index >= 0) {
+        const line = buffer.slice(0, index);
+        buffer = buffer.slice(index + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO' || verb === 'HELO') socket.write('250 scripted\r\n');
+        else if (verb === 'DATA') {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+          return;
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('250 OK\r\n');
+        index = buffer.indexOf('\r\n');
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('SmtpEmailProvider against a scripted server', () => {
+  it('when the end of DATA is answered with a 2xx other than 250, then it is a transient failure, not a send', async () => {
+    const scripted = await startScriptedSmtp('299 sure, whatever');
+    const odd = new SmtpEmailProvider({ url: scripted.url, timeoutMs: 2_000 });
+    try {
+      const error = await failure(odd.send(email()));
+      expect(error.kind).toBe('transient');
+      expect(error.details.code).toBe('unexpected_answer');
+      expect(error.message).toContain('299 sure, whatever');
+    } finally {
+      await odd.close();
+      await scripted.close();
+    }
+  });
+
+  it('when the end of DATA is never answered, then the outcome is unknown', async () => {
+    const scripted = await startScriptedSmtp('hang');
+    const silent = new SmtpEmailProvider({ url: scripted.url, timeoutMs: 500 });
+    try {
+      const error = await failure(silent.send(email()));
+      expect(error.kind).toBe('transient');
+      expect(error.unknownOutcome).toBe(true);
+    } finally {
+      await silent.close();
+      await scripted.close();
+    }
   });
 });
 

@@ -4,43 +4,9 @@ import {
   linkedinUrl,
   networkReason,
   redactKey,
-  retryAfter,
 } from '../../../src/enrichment/providers/vendor-http.ts';
 
 const KEY = 'vendor-secret-key-0123456789';
-
-describe('retryAfter', () => {
-  const now = Date.parse('2026-03-01T10:00:00Z');
-  it('when PDL sends the reset as a UTC time or as JSON per window, then seconds until then are returned', () => {
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': '2026-03-01 10:00:30 UTC' }), now)).toBe(30);
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': "{'minute': '2026-03-01T10:01:00'}" }), now)).toBe(
-      60,
-    );
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': String(now / 1000 + 5) }), now)).toBe(5);
-    expect(retryAfter(new Headers({ 'retry-after': 'Sun, 01 Mar 2026 10:00:09 GMT' }), now)).toBe(9);
-  });
-
-  it('when the header is garbage or absent, then there is no wait to report', () => {
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': 'soon' }), now)).toBeUndefined();
-    expect(retryAfter(new Headers(), now)).toBeUndefined();
-  });
-
-  it('when Retry-After is present, then it wins over x-ratelimit-reset', () => {
-    const headers = new Headers({ 'retry-after': '120', 'x-ratelimit-reset': '5' });
-    expect(retryAfter(headers, now)).toBe(120);
-  });
-
-  it('when a header holds an epoch in ms or a moment already past, then the wait is at least 1 s', () => {
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': String(now + 2500) }), now)).toBe(3);
-    expect(retryAfter(new Headers({ 'retry-after': 'Sun, 01 Mar 2026 09:00:00 GMT' }), now)).toBe(1);
-    expect(retryAfter(new Headers({ 'retry-after': '0.2' }), now)).toBe(1);
-  });
-
-  it('when the reset is JSON with several windows, then the nearest one counts', () => {
-    const reset = JSON.stringify({ minute: String(now / 1000 + 30), day: '2026-03-02T00:00:00' });
-    expect(retryAfter(new Headers({ 'x-ratelimit-reset': reset }), now)).toBe(30);
-  });
-});
 
 describe('redactKey', () => {
   it('when a message echoes the key, then every occurrence is replaced', () => {
