@@ -160,7 +160,14 @@ export async function startService(
       redis,
       metrics,
       apiKeys,
-      routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
+      routes: [
+        ...repRoutes(reps),
+        ...messageRoutes(delivery.service, {
+          bodyLimit: config.http.bodyLimit,
+          attachmentsMaxBytes: config.email.attachmentsMaxBytes,
+        }),
+        ...briefingRoutes(briefings.service),
+      ],
       rateLimitPerMinute: config.apiRateLimitPerMinute,
       redisPrefix: config.queuePrefix,
       webhooks: async (scope) => {

@@ -60,6 +60,17 @@ export async function deliverMessage(job: Job<{ messageId: string }>, deps: Deli
       html: message.html ?? undefined,
       text: message.text ?? undefined,
       tags: message.tags,
+      messageIdHeader: message.message_id_header ?? undefined,
+      headers: Object.keys(message.headers ?? {}).length ? message.headers : undefined,
+      attachments: message.attachments.length
+        ? message.attachments.map((a) => ({
+            filename: a.filename,
+            contentType: a.content_type,
+            content: a.content,
+            disposition: a.disposition,
+            contentId: a.content_id ?? undefined,
+          }))
+        : undefined,
     });
     await deps.repo.markSent(messageId, result.provider, result.providerMessageId, {
       attempt: message.attempts,
