@@ -138,7 +138,11 @@ export async function startService(
             settings,
             audit,
             logger,
-            delivery: { overview: () => delivery.overview(), message: (id) => delivery.service.get(id) },
+            delivery: {
+              overview: () => delivery.overview(),
+              message: (id) => delivery.service.get(id),
+              sendTest: (test) => delivery.service.sendTest(test),
+            },
             briefings: briefings.service,
             calendarConnect: briefings.connect,
           },

@@ -47,14 +47,14 @@ export function describeEvent(event: FollowedMessage['events'][number]): string 
  * Calls onEvent for every new trail event until the message settles or timeoutMs passes, and
  * returns the last state seen with whether it settled.
  */
-export async function followMessage(
-  load: () => Promise<FollowedMessage>,
+export async function followMessage<M extends FollowedMessage>(
+  load: () => Promise<M>,
   options: {
     timeoutMs: number;
     intervalMs: number;
-    onEvent?: (event: FollowedMessage['events'][number], message: FollowedMessage) => void | Promise<void>;
+    onEvent?: (event: M['events'][number], message: M) => void | Promise<void>;
   },
-): Promise<{ message: FollowedMessage; settled: boolean }> {
+): Promise<{ message: M; settled: boolean }> {
   const deadline = Date.now() + options.timeoutMs;
   let seen = 0;
   for (;;) {
