@@ -222,11 +222,12 @@ describe('headers, attachments and Message-ID through SendGrid', () => {
     expect(over.json().errors).toEqual([{ field: 'attachments', message: 'must total at most 1000 bytes' }]);
     expect(await count(svc)).toBe(before);
 
+    // The body (about 4.5 kB) is over API_BODY_LIMIT_BYTES (4096): the route allows room for the base64.
     fakeSendgrid();
     const exact = await post(svc, auth, {
       to: ['ana@client.test'],
       subject: 'Just fits',
-      text: 'x',
+      text: 'x'.repeat(3_000),
       attachments: [
         {
           filename: 'a.bin',
@@ -236,6 +237,12 @@ describe('headers, attachments and Message-ID through SendGrid', () => {
       ],
     });
     expect(exact.statusCode).toBe(202);
+    const tooLong = await post(svc, auth, {
+      to: ['ana@client.test'],
+      subject: 'Too long',
+      text: 'x'.repeat(6_000),
+    });
+    expect(tooLong.statusCode).toBe(413);
     await vi.waitFor(async () => expect((await getMessage(svc, auth, exact.json().id)).status).toBe('sent'), {
       timeout: 10_000,
     });
