@@ -3,7 +3,11 @@ import type pg from 'pg';
 import type { MESSAGE_STATUSES, StoredAddress } from '../db/schema.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
 import type { MessageFilter } from './message.schemas.ts';
-import type { AttachmentDisposition, AttachmentInput } from './message-content.ts';
+import {
+  type AttachmentDisposition,
+  type AttachmentInput,
+  normaliseMessageIdHeader,
+} from './message-content.ts';
 
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export type Priority = 'high' | 'normal' | 'low';
@@ -277,11 +281,11 @@ export class MessageRepository {
    * References finds the message it answers.
    */
   async findByMessageIdHeader(value: string): Promise<MessageRow | undefined> {
-    const bare = value.trim().replace(/^<|>$/g, '');
-    if (!bare) return undefined;
+    const header = normaliseMessageIdHeader(value);
+    if (header === '<>') return undefined;
     const { rows } = await this.pool.query(
       'SELECT * FROM messages WHERE message_id_header = $1 ORDER BY created_at DESC LIMIT 1',
-      [`<${bare}>`],
+      [header],
     );
     return rows[0];
   }
