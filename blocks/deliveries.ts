@@ -1,5 +1,6 @@
-import type { KnownBlock } from '@slack/types';
-import { context, escapeMrkdwn, header, section, truncate } from './common.ts';
+import type { KnownBlock, ModalView } from '@slack/types';
+import { context, escapeMrkdwn, header, plain, section, truncate } from './common.ts';
+import { ACTIONS, CALLBACKS, INPUT_ACTION, TEST_EMAIL_BLOCKS, TEST_EMAIL_RECIPIENTS } from './ids.ts';
 
 export interface ProviderStateView {
   provider: string;
@@ -35,8 +36,14 @@ const STATUS_ORDER = [
 const time = (at: Date) =>
   `<!date^${Math.floor(at.getTime() / 1000)}^{date_short_pretty} {time}|${at.toISOString()}>`;
 
-/** `/briefly deliveries`: provider circuits, queue depth, the last 24 h by status, recent swaps. */
-export function deliveriesMessage(data: DeliveriesOverview): { text: string; blocks: KnownBlock[] } {
+/**
+ * `/briefly deliveries`: provider circuits, queue depth, the last 24 h by status, recent swaps;
+ * admins also get "Send test email".
+ */
+export function deliveriesMessage(
+  data: DeliveriesOverview,
+  options: { canSendTest?: boolean } = {},
+): { text: string; blocks: KnownBlock[] } {
   const active = data.providers.find((p) => p.state === 'closed')?.provider;
   const providerLines = data.providers.map((p, index) => {
     const role = index === 0 ? 'primary' : 'backup';
@@ -74,8 +81,133 @@ export function deliveriesMessage(data: DeliveriesOverview): { text: string; blo
       ),
     );
   }
+  if (options.canSendTest) {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.testEmailOpen,
+          text: plain('Send test email'),
+          value: 'open',
+        },
+      ],
+    });
+  }
   const text = `Deliveries: ${active ? `sending via ${active}` : 'every provider circuit is open'}`;
   return { text, blocks };
+}
+
+/** The "Send test email" modal: to me or to an address, optional subject. */
+export function testEmailView(privateMetadata: string, defaultSubject: string): ModalView {
+  return {
+    type: 'modal',
+    callback_id: CALLBACKS.sendTestEmail,
+    private_metadata: privateMetadata,
+    title: plain('Send test email', 24),
+    submit: plain('Send', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      {
+        type: 'input',
+        block_id: TEST_EMAIL_BLOCKS.recipient,
+        label: plain('Send to', 2000),
+        element: {
+          type: 'radio_buttons',
+          action_id: INPUT_ACTION,
+          initial_option: { text: plain('Me'), value: TEST_EMAIL_RECIPIENTS.me },
+          options: [
+            { text: plain('Me'), value: TEST_EMAIL_RECIPIENTS.me },
+            { text: plain('Another address'), value: TEST_EMAIL_RECIPIENTS.address },
+          ],
+        },
+      },
+      {
+        type: 'input',
+        block_id: TEST_EMAIL_BLOCKS.address,
+        optional: true,
+        label: plain('Address', 2000),
+        hint: plain('Only with "Another address".', 2000),
+        element: {
+          type: 'email_text_input',
+          action_id: INPUT_ACTION,
+          placeholder: plain('ana@example.com', 150),
+        },
+      },
+      {
+        type: 'input',
+        block_id: TEST_EMAIL_BLOCKS.subject,
+        optional: true,
+        label: plain('Subject', 2000),
+        element: {
+          type: 'plain_text_input',
+          action_id: INPUT_ACTION,
+          max_length: 200,
+          placeholder: plain(defaultSubject, 150),
+        },
+      },
+    ],
+  };
+}
+
+export interface TestEmailStatusView {
+  id: string;
+  status: string;
+  to: { email: string }[];
+  provider: string | null;
+  last_error: string | null;
+  message_id_header: string | null;
+  events: { type: string; at: string; provider: string | null; detail: Record<string, unknown> }[];
+}
+
+const STATUS_ICON: Record<string, string> = {
+  sent: ':outbox_tray:',
+  delivered: ':white_check_mark:',
+  opened: ':white_check_mark:',
+  clicked: ':white_check_mark:',
+  failed: ':x:',
+  bounced: ':x:',
+  dropped: ':x:',
+  suppressed: ':no_entry:',
+  deferred: ':hourglass:',
+};
+
+/** The test email's card, replaced in place as its status moves; "Refresh status" reloads it. */
+export function testEmailStatusMessage(m: TestEmailStatusView): { text: string; blocks: KnownBlock[] } {
+  const to = m.to.map((a) => a.email).join(', ');
+  const icon = STATUS_ICON[m.status] ?? ':email:';
+  const lines = m.events.slice(-8).map((e) => {
+    const reason =
+      typeof e.detail.reason === 'string' ? `: ${escapeMrkdwn(truncate(e.detail.reason, 150))}` : '';
+    return `${time(new Date(e.at))} *${e.type}*${e.provider ? ` via ${e.provider}` : ''}${reason}`;
+  });
+  const error =
+    m.last_error && ['deferred', 'failed'].includes(m.status)
+      ? `\n${escapeMrkdwn(truncate(m.last_error, 300))}`
+      : '';
+  return {
+    text: `Test email to ${to}: ${m.status}`,
+    blocks: [
+      section(
+        `${icon} Test email to *${escapeMrkdwn(truncate(to, 300))}*: *${m.status}*${m.provider ? ` via ${m.provider}` : ''}${error}`,
+      ),
+      section(lines.join('\n') || 'No events yet.'),
+      context(
+        `Message \`${m.id}\`${m.message_id_header ? ` · Message-ID \`${escapeMrkdwn(truncate(m.message_id_header, 300))}\`` : ''}`,
+      ),
+      {
+        type: 'actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: ACTIONS.testEmailRefresh,
+            text: plain('Refresh status'),
+            value: m.id,
+          },
+        ],
+      },
+    ],
+  };
 }
 
 export interface MessageTrailView {

@@ -9,6 +9,7 @@ export const CALLBACKS = {
   repForm: 'rep_form',
   settingsForm: 'settings_form',
   briefingSettings: 'briefing_settings',
+  sendTestEmail: 'send_test_email',
 } as const;
 
 export const ACTIONS = {
@@ -19,7 +20,19 @@ export const ACTIONS = {
   repAdd: 'rep_add',
   /** The link button to a calendar's consent page: Slack still posts the click, which gets a bare ack. */
   calendarConnectLink: 'calendar_connect_link',
+  /** "Send test email" in /briefly deliveries (admins) and "Refresh status" on the test's card. */
+  testEmailOpen: 'test_email_open',
+  testEmailRefresh: 'test_email_refresh',
 } as const;
+
+export const TEST_EMAIL_BLOCKS = {
+  recipient: 'test_email_recipient',
+  address: 'test_email_address',
+  subject: 'test_email_subject',
+} as const;
+
+/** Option values of the recipient radio buttons in the test email modal. */
+export const TEST_EMAIL_RECIPIENTS = { me: 'me', address: 'address' } as const;
 
 export const REP_FORM_BLOCKS = {
   user: 'rep_user',

@@ -4,11 +4,17 @@ import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { DEFAULT_SCOPES, parseScopes } from './api-keys/scopes.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { DEMO_REP, runDemo } from './briefings/demo.ts';
-import { ConfigError, loadConfig, secretValues } from './config/config.ts';
+import { type Config, ConfigError, loadConfig, secretValues } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
+import { describeEvent, followMessage, isSuccess } from './delivery/follow-message.ts';
+import {
+  checkWebhook,
+  registerWebhook,
+  SendgridWebhookSettingsClient,
+} from './delivery/sendgrid-webhook-settings.ts';
 import { isAppError } from './errors.ts';
-import { createLogger } from './logging/logger.ts';
+import { createLogger, type Logger } from './logging/logger.ts';
 import { ROLES, type Role, startService } from './main.ts';
 
 const USAGE = `Usage: briefly <command>
@@ -22,6 +28,13 @@ const USAGE = `Usage: briefly <command>
   demo                                           create a demo rep on the bundled sample calendar and send
                                                  today's briefing (without an email provider: an .eml in
                                                  EMAIL_OUTBOX_DIR)
+  send --to ADDRESS [--subject TEXT] [--timeout SECONDS]
+                                                 send a test email through the configured providers and
+                                                 follow its status (default timeout 60 s)
+  webhooks check                                 whether SendGrid's Event Webhook points at PUBLIC_URL with
+                                                 signing on
+  webhooks register                              point it there, select the events Briefly records, turn
+                                                 signing on and print SENDGRID_WEBHOOK_PUBLIC_KEY
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -120,8 +133,99 @@ async function main(argv: string[]): Promise<number> {
         await service.stop();
       }
     }
+    case 'send':
+      return sendTest(config, logger, rest);
+    case 'webhooks': {
+      const [action] = rest;
+      if (action !== 'check' && action !== 'register')
+        throw new UsageError('webhooks takes: check | register');
+      if (!config.email.sendgrid.apiKey) {
+        throw new UsageError('webhooks needs SENDGRID_API_KEY (and SENDGRID_BASE_URL outside the US region)');
+      }
+      const client = new SendgridWebhookSettingsClient({
+        apiKey: config.email.sendgrid.apiKey,
+        baseUrl: config.email.sendgrid.baseUrl,
+        timeoutMs: config.email.timeoutMs,
+      });
+      if (action === 'register') {
+        const { url, publicKey } = await registerWebhook(client, { publicUrl: config.http.publicUrl });
+        process.stdout.write(
+          `SendGrid's Event Webhook now posts every event Briefly records to ${url}, signed.\n` +
+            `Set this in Briefly's environment (.env) and restart:\nSENDGRID_WEBHOOK_PUBLIC_KEY=${publicKey}\n`,
+        );
+        return 0;
+      }
+      const report = await checkWebhook(client, {
+        publicUrl: config.http.publicUrl,
+        configuredPublicKey: config.email.sendgrid.webhookPublicKey,
+      });
+      for (const [passed, line] of report.lines)
+        process.stdout.write(`${passed ? 'ok  ' : 'FIX '} ${line}\n`);
+      if (report.publicKey && !report.lines.every(([passed]) => passed)) {
+        process.stdout.write(`SENDGRID_WEBHOOK_PUBLIC_KEY=${report.publicKey}\n`);
+      }
+      process.stdout.write(
+        report.ok
+          ? 'SendGrid webhooks are set up.\n'
+          : 'Run `briefly webhooks register` to fix the settings (PUBLIC_URL must be reachable from the internet).\n',
+      );
+      return report.ok ? 0 : 1;
+    }
     default:
       throw new UsageError(`Unknown command "${command}"`);
+  }
+}
+
+/**
+ * `briefly send`: runs a worker in this process (like `demo`), so the test goes out whether or not
+ * the service is running; a running service's workers may just as well be the ones that send it.
+ */
+async function sendTest(config: Config, logger: Logger, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      to: { type: 'string' },
+      subject: { type: 'string' },
+      timeout: { type: 'string', default: '60' },
+    },
+  });
+  if (!values.to) throw new UsageError('send needs --to ADDRESS');
+  const timeoutSeconds = Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 3_600) {
+    throw new UsageError('--timeout must be a number of seconds between 1 and 3600');
+  }
+  const service = await startService(config, logger, 'worker');
+  try {
+    const delivery = service.delivery.service;
+    const sent = await delivery.sendTest({ to: values.to, subject: values.subject, requestedBy: 'cli' });
+    process.stdout.write(
+      `Message ${sent.id} accepted for ${values.to} (Message-ID ${sent.messageIdHeader})\n`,
+    );
+    const { message, settled } = await followMessage(() => delivery.get(sent.id), {
+      timeoutMs: timeoutSeconds * 1_000,
+      intervalMs: 250,
+      onEvent: (event) => {
+        process.stdout.write(`${event.at}  ${describeEvent(event)}\n`);
+      },
+    });
+    if (!settled && message.status === 'sent') {
+      process.stdout.write(
+        `Sent via ${message.provider}; no delivery event within ${timeoutSeconds} s (does SendGrid's webhook reach Briefly? \`briefly webhooks check\`).\n`,
+      );
+      return 0;
+    }
+    if (!settled) {
+      process.stdout.write(
+        `Still ${message.status} after ${timeoutSeconds} s${message.last_error ? `: ${message.last_error}` : ''}. Follow it with \`/briefly message ${sent.id}\` or GET /v1/messages/${sent.id}.\n`,
+      );
+      return 1;
+    }
+    process.stdout.write(
+      `Message ${sent.id}: ${message.status}${message.provider ? ` via ${message.provider}` : ''}\n`,
+    );
+    return isSuccess(message.status) ? 0 : 1;
+  } finally {
+    await service.stop();
   }
 }
 

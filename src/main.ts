@@ -143,7 +143,11 @@ export async function startService(
             settings,
             audit,
             logger,
-            delivery: { overview: () => delivery.overview(), message: (id) => delivery.service.get(id) },
+            delivery: {
+              overview: () => delivery.overview(),
+              message: (id) => delivery.service.get(id),
+              sendTest: (test) => delivery.service.sendTest(test),
+            },
             briefings: briefings.service,
             calendarConnect: briefings.connect,
           },
@@ -167,7 +171,14 @@ export async function startService(
       redis,
       metrics,
       apiKeys,
-      routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
+      routes: [
+        ...repRoutes(reps),
+        ...messageRoutes(delivery.service, {
+          bodyLimit: config.http.bodyLimit,
+          attachmentsMaxBytes: config.email.attachmentsMaxBytes,
+        }),
+        ...briefingRoutes(briefings.service),
+      ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
       trustProxy: config.http.trustProxy,

@@ -105,6 +105,19 @@ const envSchema = z
       .refine((value) => parseMailbox(value) !== undefined, {
         message: 'must be an address such as "Briefly <briefly@example.com>" or briefly@example.com',
       }),
+    MESSAGE_ID_DOMAIN: optionalString.pipe(
+      z
+        .string()
+        .toLowerCase()
+        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/, 'must be a domain such as mail.acme.com')
+        .optional(),
+    ),
+    MESSAGE_ATTACHMENTS_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(100 * 1_048_576)
+      .default(10_485_760),
     EMAIL_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     EMAIL_OUTBOX_DIR: z.string().min(1).default('var/outbox'),
     SENDGRID_API_KEY: optionalString,
@@ -381,6 +394,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     email: {
       providers: providerOrder(e),
       from: parseMailbox(e.EMAIL_FROM) ?? { email: 'briefly@localhost' },
+      /** Right-hand side of the Message-IDs Briefly generates: MESSAGE_ID_DOMAIN, else EMAIL_FROM's domain. */
+      messageIdDomain:
+        e.MESSAGE_ID_DOMAIN ?? (parseMailbox(e.EMAIL_FROM)?.email.split('@')[1] ?? 'localhost').toLowerCase(),
+      attachmentsMaxBytes: e.MESSAGE_ATTACHMENTS_MAX_BYTES,
       timeoutMs: e.EMAIL_PROVIDER_TIMEOUT_MS,
       outboxDir: e.EMAIL_OUTBOX_DIR,
       sendgrid: {

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -147,10 +148,15 @@ export const messages = pgTable(
     /** A provider call whose result never came (a timeout after the request went out): who, since when. */
     unknownOutcomeProvider: text('unknown_outcome_provider'),
     unknownOutcomeAt: timestamp('unknown_outcome_at', { withTimezone: true }),
+    /** Extra headers from the allow-list (List-Unsubscribe, In-Reply-To, References, X-…). */
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    /** The Message-ID the recipient sees ("<uuid@domain>"), set at accept time; replies quote it. */
+    messageIdHeader: text('message_id_header'),
     ...timestamps,
   },
   (t) => [
     index('messages_status_send_at_idx').on(t.status, t.sendAt),
+    index('messages_message_id_header_idx').on(t.messageIdHeader),
     index('messages_created_at_idx').on(t.createdAt, t.id),
     // A key without read:all lists only its own messages.
     index('messages_api_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
@@ -177,6 +183,30 @@ export const messageEvents = pgTable(
     detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [index('message_events_message_idx').on(t.messageId, t.at, t.id)],
+);
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+/** A message's attachments (content kept here, never in job payloads); position keeps their order. */
+export const messageAttachments = pgTable(
+  'message_attachments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    filename: text('filename').notNull(),
+    /** With parameters, e.g. "text/calendar; method=REQUEST". */
+    contentType: text('content_type').notNull(),
+    /** attachment | inline */
+    disposition: text('disposition').notNull().default('attachment'),
+    /** For inline parts referenced from the HTML as cid:<content_id>. */
+    contentId: text('content_id'),
+    size: integer('size').notNull(),
+    content: bytea('content').notNull(),
+  },
+  (t) => [uniqueIndex('message_attachments_message_idx').on(t.messageId, t.position)],
 );
 
 /** Addresses we must not send to (hard bounce, spam report, unsubscribe, or added by hand). */

@@ -124,6 +124,17 @@ export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log
         html: claim.html ?? undefined,
         text: claim.text ?? undefined,
         tags: claim.tags,
+        messageIdHeader: claim.message_id_header ?? undefined,
+        headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
+        attachments: claim.attachments.length
+          ? claim.attachments.map((a) => ({
+              filename: a.filename,
+              contentType: a.content_type,
+              content: a.content,
+              disposition: a.disposition,
+              contentId: a.content_id ?? undefined,
+            }))
+          : undefined,
       },
       {
         only,

@@ -76,6 +76,8 @@ export function createDelivery(deps: {
       defaultFrom: config.email.from,
       maxAttempts: config.delivery.maxAttempts,
       backoffMs: config.delivery.backoffMs,
+      messageIdDomain: config.email.messageIdDomain,
+      attachmentsMaxBytes: config.email.attachmentsMaxBytes,
     },
     log,
   );

@@ -17,6 +17,15 @@ import type {
   QueueRef,
 } from './message.repository.ts';
 import type { MessageFilter, RedriveInput, SendMessageInput } from './message.schemas.ts';
+import {
+  type AttachmentInput,
+  checkAttachments,
+  checkHeaders,
+  decodeBase64,
+  newMessageIdHeader,
+  toFieldProblems,
+  totalSize,
+} from './message-content.ts';
 
 /** BullMQ: a lower number runs first. */
 const PRIORITY: Record<Priority, number> = { high: 1, normal: 5, low: 10 };
@@ -34,6 +43,10 @@ export interface DeliveryOptions {
   backoffMs: number;
   /** An enqueue that Redis has not confirmed by then is left to the outbox sweeper (default 2 s). */
   enqueueTimeoutMs?: number;
+  /** Right-hand side of generated Message-IDs. */
+  messageIdDomain: string;
+  /** Largest decoded total of a message's attachments (413 beyond). */
+  attachmentsMaxBytes: number;
 }
 
 export interface Actor {
@@ -61,7 +74,21 @@ export interface InternalEmail {
   metadata?: Record<string, unknown>;
   from?: StoredAddress;
   replyTo?: StoredAddress;
+  /** Same allow-list as the API: List-Unsubscribe(-Post), In-Reply-To, References, X-…. */
+  headers?: Record<string, string>;
+  /** Stored with the message (never in job payloads); same size limit as the API. */
+  attachments?: AttachmentInput[];
 }
+
+/** What a test send (Slack button, `briefly send`) asks for. */
+export interface TestEmail {
+  to: string;
+  subject?: string;
+  /** Who asked ("slack:U123", "cli"): written into the body and the audit log. */
+  requestedBy: string;
+}
+
+export const TEST_SUBJECT = 'Briefly test email';
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
@@ -88,6 +115,8 @@ export function toApiMessage(row: MessageRow) {
     sent_at: iso(row.sent_at),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    headers: row.headers ?? {},
+    message_id_header: row.message_id_header,
   };
 }
 
@@ -207,6 +236,22 @@ export class DeliveryService {
       }
       ({ html, text } = await renderTemplate(input.template as TemplateName, parsed.data));
     }
+    const headers = this.checkedHeaders(input.headers);
+    const attachments = this.checkedAttachments(
+      input.attachments?.map((a, index) => {
+        const content = decodeBase64(a.content);
+        if (!content) {
+          throw AppError.validation([{ field: `attachments.${index}.content`, message: 'must be base64' }]);
+        }
+        return {
+          filename: a.filename,
+          contentType: a.content_type,
+          content,
+          disposition: a.disposition,
+          contentId: a.content_id,
+        };
+      }),
+    );
     const requestHash = caller.idempotencyKey
       ? createHash('sha256').update(JSON.stringify(input)).digest('hex')
       : undefined;
@@ -229,6 +274,9 @@ export class DeliveryService {
       apiKeyId: caller.apiKeyId,
       idempotencyKey: caller.idempotencyKey,
       requestHash,
+      headers,
+      attachments,
+      messageIdHeader: newMessageIdHeader(this.options.messageIdDomain),
     });
     if (!result.created) {
       if (result.requestHash !== requestHash) {
@@ -244,8 +292,40 @@ export class DeliveryService {
     return { id: result.row.id, status: result.row.status, replayed: false };
   }
 
-  /** For Briefly's own mail (briefings, sequences, ...): same outbox, same trail, same providers. */
-  async sendInternal(email: InternalEmail): Promise<{ id: string }> {
+  private checkedHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+    if (!headers) return undefined;
+    const checked = checkHeaders(headers);
+    if (checked.problems.length) throw AppError.validation(toFieldProblems(checked.problems));
+    return checked.headers;
+  }
+
+  private checkedAttachments(attachments: AttachmentInput[] | undefined): AttachmentInput[] | undefined {
+    if (!attachments?.length) return undefined;
+    const problems = checkAttachments(attachments);
+    if (problems.length) throw AppError.validation(toFieldProblems(problems));
+    const total = totalSize(attachments);
+    if (total > this.options.attachmentsMaxBytes) {
+      throw new AppError(
+        'payload_too_large',
+        `Attachments total ${total} bytes, more than the ${this.options.attachmentsMaxBytes} allowed (MESSAGE_ATTACHMENTS_MAX_BYTES)`,
+        {
+          fields: [
+            { field: 'attachments', message: `must total at most ${this.options.attachmentsMaxBytes} bytes` },
+          ],
+        },
+      );
+    }
+    return attachments;
+  }
+
+  /**
+   * For Briefly's own mail (briefings, sequences, appointments, stats): same outbox, same trail,
+   * same providers, same header and attachment rules as the API. Returns the Message-ID the
+   * recipient will see (a reply quotes it in In-Reply-To).
+   */
+  async sendInternal(email: InternalEmail): Promise<{ id: string; messageIdHeader: string | null }> {
+    const headers = this.checkedHeaders(email.headers);
+    const attachments = this.checkedAttachments(email.attachments);
     const result = await this.repo.insert({
       id: email.id,
       kind: email.kind,
@@ -261,16 +341,55 @@ export class DeliveryService {
       tags: email.tags ?? [],
       metadata: email.metadata ?? {},
       sendAt: email.sendAt,
+      headers,
+      attachments,
+      messageIdHeader: newMessageIdHeader(this.options.messageIdDomain),
     });
     await this.enqueue([result.row]);
-    return { id: result.row.id };
+    return { id: result.row.id, messageIdHeader: result.row.message_id_header };
+  }
+
+  /** A test email from an operator (Slack "Send test email", `briefly send`): high priority, kind `test`. */
+  async sendTest(test: TestEmail, now = new Date()): Promise<{ id: string; messageIdHeader: string | null }> {
+    const to = test.to.trim();
+    if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(to) || to.length > 254) {
+      throw AppError.validation([
+        { field: 'to', message: 'must be an email address such as ana@example.com' },
+      ]);
+    }
+    const subject = (test.subject?.trim() || TEST_SUBJECT).replace(/[\r\n\0]+/g, ' ').slice(0, 200);
+    const { html, text } = await renderTemplate('notification', {
+      heading: subject,
+      paragraphs: [
+        `This is a test email from Briefly, requested by ${test.requestedBy} at ${now.toISOString()}.`,
+        'If it reached you, the delivery path works: provider, sender address and, with webhooks on, delivery events.',
+      ],
+    });
+    const sent = await this.sendInternal({
+      kind: 'test',
+      to: [{ email: to }],
+      subject,
+      html,
+      text,
+      priority: 'high',
+      tags: ['test'],
+      metadata: { requested_by: test.requestedBy },
+    });
+    // Who asked is on the message itself (metadata.requested_by), stored with it in one statement.
+    return sent;
   }
 
   async get(id: string, owner?: MessageOwner) {
     const row = await this.repo.get(id, owner);
     if (!row) throw AppError.notFound('Message', id);
-    const events = await this.repo.events(id);
-    return { ...toApiMessage(row), events: events.map(toApiEvent) };
+    const [events, attachments] = await Promise.all([this.repo.events(id), this.repo.attachments(id)]);
+    return { ...toApiMessage(row), attachments, events: events.map(toApiEvent) };
+  }
+
+  /** The message a reply refers to, by the Message-ID in its In-Reply-To or References. */
+  async findByMessageIdHeader(value: string) {
+    const row = await this.repo.findByMessageIdHeader(value);
+    return row ? toApiMessage(row) : undefined;
   }
 
   async list(filter: MessageFilter, limit: number, cursor?: string, owner?: MessageOwner) {

@@ -21,10 +21,25 @@ export interface OutgoingEmail {
   text?: string;
   /** Free-form labels; SendGrid gets them as categories (max 10). */
   tags: string[];
-  /** Extra headers, e.g. List-Unsubscribe. */
+  /**
+   * The Message-ID header the recipient sees ("<uuid@domain>", generated at accept time). SendGrid
+   * gets it as headers["Message-ID"], SMTP and the file outbox as nodemailer's messageId.
+   */
+  messageIdHeader?: string;
+  /** Extra headers from the allow-list (message-content.ts), e.g. List-Unsubscribe. */
   headers?: Record<string, string>;
-  /** Attachments such as an .ics invitation. content is base64. */
-  attachments?: { filename: string; contentType: string; content: string }[];
+  /** Attachments such as an .ics invitation or an inline chart. content is base64. */
+  attachments?: OutgoingAttachment[];
+}
+
+export interface OutgoingAttachment {
+  filename: string;
+  /** May carry parameters: "text/calendar; method=REQUEST". */
+  contentType: string;
+  content: string;
+  disposition?: 'attachment' | 'inline';
+  /** Inline parts: the HTML refers to them as cid:<contentId>. */
+  contentId?: string;
 }
 
 export interface SendResult {
@@ -85,12 +100,13 @@ export function toMailbox(address: EmailAddress): { name: string; address: strin
 }
 
 /**
- * The nodemailer message for SMTP and the file outbox. The Message-ID derives from our id, so a
- * receiver that dedupes on it drops the copy a retried send may produce.
+ * The nodemailer message for SMTP and the file outbox. The Message-ID is the one stored at accept
+ * time (messages written before it existed fall back to one derived from our id), so a retried
+ * send carries the same one and a receiver that dedupes on it drops the copy.
  */
 export function toMimeMessage(email: OutgoingEmail) {
   return {
-    messageId: `<${email.messageId}@briefly>`,
+    messageId: email.messageIdHeader ?? `<${email.messageId}@briefly>`,
     from: toMailbox(email.from),
     to: email.to.map(toMailbox),
     cc: email.cc.map(toMailbox),
@@ -105,6 +121,8 @@ export function toMimeMessage(email: OutgoingEmail) {
       contentType: a.contentType,
       content: a.content,
       encoding: 'base64' as const,
+      contentDisposition: a.disposition ?? ('attachment' as const),
+      ...(a.contentId ? { cid: a.contentId } : {}),
     })),
   };
 }

@@ -5,6 +5,11 @@ import { inTransaction } from '../db/client.ts';
 import type { MESSAGE_STATUSES, StoredAddress } from '../db/schema.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
 import type { MessageFilter } from './message.schemas.ts';
+import {
+  type AttachmentDisposition,
+  type AttachmentInput,
+  normaliseMessageIdHeader,
+} from './message-content.ts';
 
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export type Priority = 'high' | 'normal' | 'low';
@@ -38,10 +43,31 @@ export interface MessageRow {
   unknown_outcome_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  headers: Record<string, string>;
+  message_id_header: string | null;
+}
+
+/** An attachment without its content (what GET /v1/messages/{id} shows). */
+export interface AttachmentInfo {
+  filename: string;
+  content_type: string;
+  disposition: AttachmentDisposition;
+  content_id: string | null;
+  size: number;
+}
+
+/** An attachment as the worker sends it: content base64. */
+export interface AttachmentToSend extends AttachmentInfo {
+  content: string;
 }
 
 /** A message a worker attempt owns: only this claim's token may record its outcome. */
-export type Claim = MessageRow & { suppressed: string[]; claim_token: string; lease_until: Date };
+export type Claim = MessageRow & {
+  suppressed: string[];
+  attachments: AttachmentToSend[];
+  claim_token: string;
+  lease_until: Date;
+};
 
 export interface EventRow {
   type: string;
@@ -74,7 +100,13 @@ export interface NewMessage {
   apiKeyId?: string;
   idempotencyKey?: string;
   requestHash?: string;
+  /** Already checked (message-content.ts). */
+  headers?: Record<string, string>;
+  messageIdHeader?: string;
+  attachments?: AttachmentInput[];
 }
+
+/** A message claimed for sending: suppressed recipients and attachment contents alongside. */
 
 /** What the delivery worker needs to enqueue a job: the deterministic id comes from id + round. */
 export interface QueueRef {
@@ -85,7 +117,7 @@ export interface QueueRef {
 }
 
 export interface InsertResult {
-  row: QueueRef & { status: MessageStatus };
+  row: QueueRef & { status: MessageStatus; message_id_header: string | null };
   created: boolean;
   requestHash?: string;
 }
@@ -97,6 +129,8 @@ export interface ProviderEvent {
   email: string;
   messageId?: string;
   providerMessageId?: string;
+  /** The Message-ID the provider reports it sent (SendGrid's smtp-id): recorded if it replaced ours. */
+  messageIdHeader?: string;
   detail: Record<string, unknown>;
   suppress: boolean;
 }
@@ -172,6 +206,8 @@ export class MessageRepository {
         m.apiKeyId ?? null,
         m.idempotencyKey ?? null,
         m.requestHash ?? null,
+        JSON.stringify(m.headers ?? {}),
+        m.messageIdHeader ?? null,
       ];
       const base = params.length;
       params.push(...row);
@@ -180,33 +216,60 @@ export class MessageRepository {
       p[0] = `${p[0]}::uuid`;
       p[13] = `${p[13]}::text[]`;
       p[16] = `${p[16]}::uuid`;
+      p[19] = `${p[19]}::jsonb`;
       return `(${p.join(', ')})`;
     });
+    const attachments = batch.flatMap((m, index) =>
+      (m.attachments ?? []).map((a, position) => ({ ...a, messageId: ids[index], position })),
+    );
+    let attachmentsCte = '';
+    if (attachments.length > 0) {
+      const base = params.length;
+      params.push(
+        attachments.map((a) => a.messageId),
+        attachments.map((a) => a.position),
+        attachments.map((a) => a.filename),
+        attachments.map((a) => a.contentType),
+        attachments.map((a) => a.disposition ?? 'attachment'),
+        attachments.map((a) => a.contentId ?? null),
+        attachments.map((a) => a.content.length),
+        attachments.map((a) => a.content),
+      );
+      // Only for rows this statement created: a replayed idempotent insert keeps its first attachments.
+      attachmentsCte = `, a AS (
+         INSERT INTO message_attachments (message_id, position, filename, content_type, disposition, content_id, size, content)
+         SELECT v.* FROM unnest($${base + 1}::uuid[], $${base + 2}::int[], $${base + 3}::text[], $${base + 4}::text[],
+           $${base + 5}::text[], $${base + 6}::text[], $${base + 7}::int[], $${base + 8}::bytea[])
+           AS v(message_id, position, filename, content_type, disposition, content_id, size, content)
+         WHERE v.message_id IN (SELECT id FROM m)
+       )`;
+    }
     const { rows } = await this.pool.query(
       `WITH m AS (
          INSERT INTO messages (id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
-           template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash)
+           template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash,
+           headers, message_id_header)
          VALUES ${values.join(', ')}
          ON CONFLICT DO NOTHING
-         RETURNING id, round, priority, send_at, status
+         RETURNING id, round, priority, send_at, status, message_id_header
        ), e AS (
          INSERT INTO message_events (message_id, type) SELECT id, 'accepted' FROM m UNION ALL SELECT id, 'queued' FROM m
-       )
+       )${attachmentsCte}
        SELECT * FROM m`,
       params,
     );
-    const created = new Map<string, QueueRef & { status: MessageStatus }>(rows.map((r) => [r.id, r]));
+    const created = new Map<string, InsertResult['row']>(rows.map((r) => [r.id, r]));
     return Promise.all(
       batch.map(async (m, index): Promise<InsertResult> => {
         const row = created.get(ids[index] ?? '');
         if (row) return { row, created: true };
         const existing = m.id
           ? await this.pool.query(
-              'SELECT id, round, priority, send_at, status, request_hash FROM messages WHERE id = $1',
+              'SELECT id, round, priority, send_at, status, message_id_header, request_hash FROM messages WHERE id = $1',
               [m.id],
             )
           : await this.pool.query(
-              `SELECT id, round, priority, send_at, status, request_hash,
+              `SELECT id, round, priority, send_at, status, message_id_header, request_hash,
                  created_at <= now() - make_interval(secs => $3::double precision / 1000) AS key_expired
                FROM messages WHERE api_key_id = $1 AND idempotency_key = $2`,
               [m.apiKeyId, m.idempotencyKey, this.idempotencyKeyTtlMs],
@@ -234,6 +297,31 @@ export class MessageRepository {
     const { rows } = await this.pool.query(
       'SELECT * FROM messages WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2::uuid)',
       [id, owner ?? null],
+    );
+    return rows[0];
+  }
+
+  /** Attachment metadata in order, without content. */
+  async attachments(id: string): Promise<AttachmentInfo[]> {
+    if (!isUuid(id)) return [];
+    const { rows } = await this.pool.query(
+      `SELECT filename, content_type, disposition, content_id, size FROM message_attachments
+       WHERE message_id = $1 ORDER BY position`,
+      [id],
+    );
+    return rows;
+  }
+
+  /**
+   * The message whose Message-ID is this ("<a@b>" or "a@b"): how a reply's In-Reply-To or
+   * References finds the message it answers.
+   */
+  async findByMessageIdHeader(value: string): Promise<MessageRow | undefined> {
+    const header = normaliseMessageIdHeader(value);
+    if (header === '<>') return undefined;
+    const { rows } = await this.pool.query(
+      'SELECT * FROM messages WHERE message_id_header = $1 ORDER BY created_at DESC LIMIT 1',
+      [header],
     );
     return rows[0];
   }
@@ -308,7 +396,14 @@ export class MessageRepository {
        SELECT m.*, coalesce((
          SELECT array_agg(s.email) FROM suppressions s
          WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
-       ), '{}') AS suppressed
+       ), '{}') AS suppressed,
+       -- In the same statement: a message without attachments costs one index probe, not a round trip.
+       coalesce((
+         SELECT jsonb_agg(jsonb_build_object('filename', a.filename, 'content_type', a.content_type,
+           'disposition', a.disposition, 'content_id', a.content_id, 'size', a.size,
+           'content', translate(encode(a.content, 'base64'), E'\n', '')) ORDER BY a.position)
+         FROM message_attachments a WHERE a.message_id = m.id
+       ), '[]') AS attachments
        FROM m`,
       [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
     );
@@ -651,6 +746,13 @@ export class MessageRepository {
            SELECT id, 'sent', $2, jsonb_build_object('resolved_by', 'webhook', 'event', $5::text) FROM m`,
           [messageId, provider, event.providerMessageId ?? null, event.at, event.type],
         );
+        if (event.messageIdHeader) {
+          await client.query(
+            `UPDATE messages SET message_id_header = $2, updated_at = now()
+             WHERE id = $1 AND message_id_header IS DISTINCT FROM $2`,
+            [messageId, event.messageIdHeader],
+          );
+        }
         if (STATUS_EVENTS.has(event.type)) {
           await client.query(
             `UPDATE messages SET status = $2::message_status, updated_at = now()

@@ -6,6 +6,8 @@ import { headerText, typeMessage } from '../shared/text.ts';
 /** How far ahead send_at may be: a typo such as 9999 should be an error, not a message stuck forever. */
 export const MAX_SEND_AHEAD_DAYS = 365;
 
+import { checkAttachments, checkHeaders, HEADERS_RULE, isBase64 } from './message-content.ts';
+
 const email = z
   .string({ error: typeMessage('a string') })
   .trim()
@@ -38,6 +40,20 @@ const tag = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[\w.:-]+$/, 'may contain letters, digits, "_", "-", "." and ":" only');
 
+const attachmentSchema = z
+  .object({
+    filename: z.string().max(255, 'must be at most 255 characters'),
+    content_type: z.string().max(255, 'must be at most 255 characters'),
+    content: z.string().refine(isBase64, 'must be base64 (the file’s bytes, standard alphabet, padded)'),
+    disposition: z.enum(['attachment', 'inline'], { message: 'must be attachment or inline' }).optional(),
+    content_id: z.string().optional(),
+  })
+  .strict()
+  .meta({
+    description:
+      'A file. content is base64; content_type may carry parameters (text/calendar; method=REQUEST); inline parts need a content_id the HTML refers to as cid:<content_id>.',
+  });
+
 export const sendMessageSchema = z
   .object({
     to: addressList(50).min(1, 'must have at least one address'),
@@ -66,9 +82,29 @@ export const sendMessageSchema = z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
       .refine((value) => JSON.stringify(value).length <= 4_096, 'must be at most 4096 bytes of JSON')
       .default({}),
+    headers: z
+      .record(z.string(), z.string({ message: 'must be a string' }))
+      .optional()
+      .meta({ description: `Extra headers; ${HEADERS_RULE}; values on one line (no CR/LF)` }),
+    attachments: z.array(attachmentSchema).optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
+    const problems = [
+      ...(body.headers ? checkHeaders(body.headers).problems : []),
+      ...(body.attachments
+        ? checkAttachments(
+            body.attachments.map((a) => ({
+              filename: a.filename,
+              contentType: a.content_type,
+              disposition: a.disposition,
+              contentId: a.content_id,
+            })),
+          )
+        : []),
+    ];
+    for (const problem of problems)
+      ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     const hasBody = body.html !== undefined || body.text !== undefined;
     if (!hasBody && !body.template) {
       ctx.addIssue({ code: 'custom', path: ['html'], message: 'give html and/or text, or a template' });
@@ -126,9 +162,23 @@ export const messageSchema = z.object({
   sent_at: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
+  headers: z.record(z.string(), z.string()),
+  /** The Message-ID the recipient sees; replies quote it in In-Reply-To. */
+  message_id_header: z.string().nullable(),
 });
 
-export const messageWithEventsSchema = messageSchema.extend({ events: z.array(messageEventSchema) });
+export const attachmentInfoSchema = z.object({
+  filename: z.string(),
+  content_type: z.string(),
+  disposition: z.enum(['attachment', 'inline']),
+  content_id: z.string().nullable(),
+  size: z.number().int(),
+});
+
+export const messageWithEventsSchema = messageSchema.extend({
+  attachments: z.array(attachmentInfoSchema),
+  events: z.array(messageEventSchema),
+});
 
 export const acceptedSchema = z.object({ id: z.uuid(), status: messageStatusSchema });
 

@@ -85,6 +85,8 @@ export interface SendgridEvent {
   messageId?: string;
   /** The X-Message-Id part of sg_message_id (`<X-Message-Id>.filterdrecv-….0`). */
   providerMessageId?: string;
+  /** The Message-ID SendGrid sent (`smtp-id`); differs from ours only if SendGrid replaced it. */
+  messageIdHeader?: string;
   detail: Record<string, unknown>;
   /** Hard bounce, spam report or unsubscribe: stop sending to this address. */
   suppress: boolean;
@@ -97,6 +99,7 @@ const rawEvent = z.object({
   email: z.string().min(1),
   sg_message_id: z.string().optional(),
   briefly_message_id: z.string().optional(),
+  'smtp-id': z.string().max(998).optional(),
   reason: z.string().optional(),
   response: z.string().optional(),
   status: z.string().optional(),
@@ -116,6 +119,12 @@ const DETAIL_KEYS = [
   'url',
   'attempt',
 ] as const;
+
+/** "<a@b>" as SendGrid reports it; anything that does not look like a Message-ID is ignored. */
+function messageIdHeader(value: string | undefined): string | undefined {
+  const bare = value?.trim().replace(/^<|>$/g, '');
+  return bare && /^[^\s<>@]+@[^\s<>@]+$/.test(bare) ? `<${bare}>` : undefined;
+}
 
 /** Parses a webhook batch leniently: bad elements are reported, never thrown, so one cannot sink the batch. */
 export function parseSendgridEvents(body: unknown): {
@@ -155,6 +164,7 @@ export function parseSendgridEvents(body: unknown): {
       email: e.email,
       messageId: e.briefly_message_id,
       providerMessageId: e.sg_message_id?.split('.')[0] || undefined,
+      messageIdHeader: messageIdHeader(e['smtp-id']),
       detail,
       suppress: hardBounce || type === 'spam_report' || type === 'unsubscribed',
     });

@@ -67,6 +67,7 @@ export function mountRoutes(
     server.route({
       method: r.method.toUpperCase() as 'GET',
       url: r.path.replace(/\{(\w+)\}/g, ':$1'),
+      ...(r.bodyLimit ? { bodyLimit: r.bodyLimit } : {}),
       handler: async (request, reply) => {
         const principal =
           r.auth === false ? { id: 'anonymous', name: 'anonymous', scopes: [] } : await authenticate(request);

@@ -22,6 +22,8 @@ export interface RouteDoc {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** A larger request body limit than API_BODY_LIMIT_BYTES for this route (attachments). */
+  bodyLimit?: number;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
 }
 

@@ -121,7 +121,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       return reply
         .code(413)
         .type('application/problem+json')
-        .send(problem(413, 'payload_too_large', `Request body is larger than ${deps.bodyLimit} bytes`));
+        .send(
+          problem(
+            413,
+            'payload_too_large',
+            `Request body is larger than ${request.routeOptions.bodyLimit ?? deps.bodyLimit} bytes`,
+          ),
+        );
     }
     if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       const detail =

@@ -2,6 +2,7 @@ import { App, LogLevel } from '@slack/bolt';
 import type { Config } from '../config/config.ts';
 import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
+import { register as registerTestEmailActions } from './actions/test-email.actions.ts';
 import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { register as registerBriefing } from './commands/briefing.command.ts';
@@ -13,6 +14,7 @@ import { FastifyReceiver } from './fastify-receiver.ts';
 import { register as registerBriefingSettings } from './views/briefing-settings.view.ts';
 import { register as registerRepForm } from './views/rep-form.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
+import { register as registerTestEmail } from './views/test-email.view.ts';
 
 /** Every listener module; each exports register(app, deps). */
 const LISTENERS = [
@@ -23,6 +25,8 @@ const LISTENERS = [
   registerBriefingSettings,
   registerSettingsForm,
   registerRepActions,
+  registerTestEmailActions,
+  registerTestEmail,
   registerHome,
 ];
 

@@ -1,7 +1,8 @@
-import type { DeliveriesOverview, MessageTrailView } from '../../blocks/deliveries.ts';
+import type { DeliveriesOverview, MessageTrailView, TestEmailStatusView } from '../../blocks/deliveries.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
 import type { BriefingService } from '../briefings/briefing.service.ts';
 import type { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
+import type { TestEmail } from '../delivery/delivery.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
@@ -14,7 +15,8 @@ export interface SlackDeps {
   logger: Logger;
   delivery: {
     overview(): Promise<DeliveriesOverview>;
-    message(id: string): Promise<MessageTrailView>;
+    message(id: string): Promise<MessageTrailView & TestEmailStatusView>;
+    sendTest(test: TestEmail): Promise<{ id: string; messageIdHeader: string | null }>;
   };
   briefings: BriefingService;
   calendarConnect: CalendarConnectService;
@@ -25,3 +27,4 @@ export const NOT_ALLOWED_DELIVERIES = 'Only Briefly admins and managers can look
 export const NOT_ALLOWED_REPS =
   'Only Briefly admins and managers can add, edit or remove reps. Ask one of them, or an admin listed in SLACK_ADMIN_USER_IDS.';
 export const NOT_ALLOWED_SETTINGS = 'Only Briefly admins can change workspace settings.';
+export const NOT_ALLOWED_TEST_EMAIL = 'Only Briefly admins can send test emails.';

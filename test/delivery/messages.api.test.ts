@@ -37,6 +37,7 @@ beforeAll(async () => {
     DELIVERY_BACKOFF_MS: '50',
     DELIVERY_MAX_ATTEMPTS: '3',
     API_BODY_LIMIT_BYTES: '20000',
+    MESSAGE_ATTACHMENTS_MAX_BYTES: '3000',
     EMAIL_FROM: 'Briefly <briefly@acme.test>',
   });
   auth = await apiAuth(svc);

@@ -123,6 +123,21 @@ describe('parseSendgridEvents', () => {
     expect(rejected[1]?.reason).toBe('unknown event "group_resubscribe"');
   });
 
+  it('when an event carries smtp-id, then it becomes the Message-ID (bracketed); garbage is ignored', () => {
+    const { events } = parseSendgridEvents([
+      { ...base, event: 'processed', sg_event_id: 'e20', 'smtp-id': '<5a3f@mail.acme.test>' },
+      { ...base, event: 'processed', sg_event_id: 'e21', 'smtp-id': 'bare.1@ismtpd-2' },
+      { ...base, event: 'processed', sg_event_id: 'e22', 'smtp-id': 'no at sign' },
+      { ...base, event: 'delivered', sg_event_id: 'e23' },
+    ]);
+    expect(events.map((e) => e.messageIdHeader)).toEqual([
+      '<5a3f@mail.acme.test>',
+      '<bare.1@ismtpd-2>',
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('when the body is not an array, then it throws saying so', () => {
     expect(() => parseSendgridEvents({ event: 'delivered' })).toThrow(/JSON array/);
   });

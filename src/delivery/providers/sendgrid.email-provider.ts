@@ -173,14 +173,26 @@ export class SendGridEmailProvider implements EmailProvider {
         content: content as [{ type: string; value: string }],
         ...(email.tags.length ? { categories: email.tags.slice(0, 10).map((t) => t.slice(0, 255)) } : {}),
         customArgs: { briefly_message_id: email.messageId },
-        ...(email.headers ? { headers: email.headers } : {}),
+        ...(email.headers || email.messageIdHeader
+          ? {
+              headers: {
+                ...email.headers,
+                // SendGrid keeps a Message-ID given here (anymail's SendGrid backend relies on it);
+                // the `processed` event's smtp-id shows the one actually used (recorded if different).
+                ...(email.messageIdHeader ? { 'Message-ID': email.messageIdHeader } : {}),
+              },
+            }
+          : {}),
         ...(email.attachments?.length
           ? {
+              // v3 wants content_id; @sendgrid/mail passes attachment objects through without
+              // renaming, so its typed `contentId` would reach SendGrid as an unknown field.
               attachments: email.attachments.map((a) => ({
                 filename: a.filename,
                 type: a.contentType,
                 content: a.content,
-                disposition: 'attachment',
+                disposition: a.disposition ?? 'attachment',
+                ...(a.contentId ? ({ content_id: a.contentId } as { contentId?: string }) : {}),
               })),
             }
           : {}),

@@ -44,7 +44,18 @@ const addSuppressionSchema = z
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
+/**
+ * POST /v1/messages takes attachments up to MESSAGE_ATTACHMENTS_MAX_BYTES decoded, i.e. 4/3 of
+ * that as base64 in JSON, on top of the ordinary body limit for the rest of the message.
+ */
+export function messagesBodyLimit(bodyLimit: number, attachmentsMaxBytes: number): number {
+  return bodyLimit + Math.ceil(attachmentsMaxBytes / 3) * 4;
+}
+
+export function messageRoutes(
+  delivery: DeliveryService,
+  limits: { bodyLimit: number; attachmentsMaxBytes: number },
+): ApiRoute[] {
   const actor = (principalId: string) => ({ id: `api-key:${principalId}` });
   // A key sees (and cancels) only the messages it sent, unless it may read all of them.
   const owner = (principal: ApiKeyPrincipal) =>
@@ -59,11 +70,16 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
           'Accept an email for delivery. Send the same Idempotency-Key header with the same body to get the same message back.',
         tag: 'Messages',
         body: sendMessageSchema,
+        bodyLimit: messagesBodyLimit(limits.bodyLimit, limits.attachmentsMaxBytes),
         responses: {
           202: { description: 'Accepted: stored, and queued for send_at', schema: acceptedSchema },
-          400: problem('Invalid body; `errors` names each wrong field'),
+          400: problem(
+            'Invalid body; `errors` names each wrong field (a header not on the allow-list, CR/LF in a header value, bad base64, ...)',
+          ),
           409: problem('Idempotency-Key already used with a different body'),
-          413: problem('Body larger than API_BODY_LIMIT_BYTES'),
+          413: problem(
+            'Attachments over MESSAGE_ATTACHMENTS_MAX_BYTES (decoded), or the body over API_BODY_LIMIT_BYTES plus room for that much base64',
+          ),
           429: problem('Too many requests for this API key; see Retry-After'),
         },
       },
@@ -106,7 +122,8 @@ export function messageRoutes(delivery: DeliveryService): ApiRoute[] {
         method: 'get',
         path: '/v1/messages/{id}',
         scope: 'read',
-        summary: 'A message, its status and its whole event trail in order',
+        summary:
+          'A message: status, headers, Message-ID (message_id_header), attachments (metadata, not content) and its whole event trail in order',
         tag: 'Messages',
         params: idParams,
         responses: {

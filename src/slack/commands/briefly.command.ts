@@ -31,7 +31,10 @@ export function register(app: App, deps: SlackDeps): void {
         return;
       }
       if (sub === 'deliveries') {
-        await ack({ response_type: 'ephemeral', ...deliveriesMessage(await deps.delivery.overview()) });
+        await ack({
+          response_type: 'ephemeral',
+          ...deliveriesMessage(await deps.delivery.overview(), { canSendTest: isAdmin }),
+        });
         return;
       }
       const id = command.text.trim().split(/\s+/)[1] ?? '';

@@ -69,6 +69,53 @@ describe('SendGridEmailProvider', () => {
     });
   });
 
+  it('when the email has a Message-ID, headers and attachments, then the v3 body carries them as SendGrid expects', async () => {
+    let sent: Record<string, unknown> = {};
+    nock(BASE)
+      .post('/v3/mail/send')
+      .reply((_uri, body) => {
+        sent = body as Record<string, unknown>;
+        return [202, '', { 'X-Message-Id': 'xmid-9' }];
+      });
+    await provider.send(
+      email({
+        messageIdHeader: '<0d2c@mail.acme.test>',
+        headers: { 'List-Unsubscribe': '<https://acme.test/u/1>', 'In-Reply-To': '<prev@client.test>' },
+        attachments: [
+          { filename: 'invite.ics', contentType: 'text/calendar; method=REQUEST', content: 'QkVHSU4=' },
+          {
+            filename: 'chart.png',
+            contentType: 'image/png',
+            content: 'iVBO',
+            disposition: 'inline',
+            contentId: 'chart',
+          },
+        ],
+      }),
+    );
+    expect(sent.headers).toEqual({
+      'List-Unsubscribe': '<https://acme.test/u/1>',
+      'In-Reply-To': '<prev@client.test>',
+      'Message-ID': '<0d2c@mail.acme.test>',
+    });
+    expect(sent.attachments).toEqual([
+      {
+        filename: 'invite.ics',
+        type: 'text/calendar; method=REQUEST',
+        content: 'QkVHSU4=',
+        disposition: 'attachment',
+      },
+      {
+        filename: 'chart.png',
+        type: 'image/png',
+        content: 'iVBO',
+        disposition: 'inline',
+        content_id: 'chart',
+      },
+    ]);
+    expect(sent.custom_args).toEqual({ briefly_message_id: '5f0c1a52-1111-4222-8333-444455556666' });
+  });
+
   it('when there are more than 10 tags, then SendGrid gets the first 10 as categories', async () => {
     let sent: { categories?: string[] } = {};
     nock(BASE)
