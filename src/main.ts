@@ -144,7 +144,7 @@ export async function startService(
           apiUrl: config.slack.apiUrl,
           token: slackToken,
           logger,
-          timeoutMs: 2_000,
+          timeoutMs: 1_200,
           retryConfig: { retries: 0 },
         }),
       )

@@ -145,6 +145,23 @@ describe('alerts', () => {
     });
   });
 
+  it('when Slack answers 500 and then garbage, then the post is retried until it goes out once', async () => {
+    let n = 0;
+    const calls = fakeSlackApi((call): SlackAnswer | undefined => {
+      if (call.method !== 'chat.postMessage' || call.body.channel !== 'UFLAKY0001') return undefined;
+      n++;
+      if (n <= 3) return { status: 500, body: { ok: false } };
+      if (n === 4) return { body: { unexpected: 'shape' } };
+      return undefined;
+    });
+    await svc.alerts.post('briefing-dm', { text: 'Your briefing', blocks: [] }, 'UFLAKY0001');
+    await vi.waitFor(async () => expect((await rows('briefing-dm')).at(-1)?.status).toBe('posted'), {
+      timeout: 20_000,
+    });
+    expect(posts(calls).filter((c) => c.body.channel === 'UFLAKY0001')).toHaveLength(5);
+    expect((await rows('briefing-dm')).at(-1)?.channel_id).toBe('DFLAKY0001');
+  });
+
   it('when a DM cannot be delivered (user_not_found), then that post fails at once and is not retried', async () => {
     const calls = fakeSlackApi((call) =>
       call.method === 'chat.postMessage' ? { body: { ok: false, error: 'user_not_found' } } : undefined,

@@ -107,6 +107,30 @@ describe('alerts with no alert channel set', () => {
     }
   });
 
+  it('when a keyed post that went to the admins is posted again, then each admin’s copy is edited in place', async () => {
+    const calls = fakeSlackApi();
+    await svc.slackPosts.post('mailout-approval:7', 'approvals_channel', {
+      text: 'Mailout 7 needs approval',
+    });
+    await vi.waitFor(() => expect(posts(calls)).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(async () =>
+      expect((await rows('mailout-approval')).filter((r) => r.copy_of && r.ts)).toHaveLength(2),
+    );
+    await svc.slackPosts.post('mailout-approval:7', 'approvals_channel', { text: 'Mailout 7 approved' });
+    await vi.waitFor(() => expect(calls.filter((c) => c.method === 'chat.update')).toHaveLength(2), {
+      timeout: 10_000,
+    });
+    const copies = (await rows('mailout-approval')).filter((r) => r.copy_of);
+    for (const update of calls.filter((c) => c.method === 'chat.update')) {
+      expect(update.body.text).toBe('Mailout 7 approved');
+      expect(JSON.stringify(update.body.blocks)).toContain('no approvals channel is set');
+      expect(copies.map((c) => `${c.channel_id}/${c.ts}`)).toContain(
+        `${update.body.channel}/${update.body.ts}`,
+      );
+    }
+    expect(posts(calls)).toHaveLength(2);
+  });
+
   it('when an admin opens App Home, then it warns that no alert channel is set; a rep sees no such warning', async () => {
     const calls = fakeSlackApi();
     expect(await homeFor(ADMIN_USER, calls)).toContain('No alert channel is set');
