@@ -51,7 +51,23 @@ export function providerSwapAlert(data: {
   actor: string;
   at: Date;
   next?: string;
+  /** Set on the outage's parent message once the provider is back: it is edited to say so. */
+  resolvedAt?: Date;
 }): Alert {
+  if (data.to === 'open' && data.resolvedAt) {
+    const minutes = Math.max(1, Math.round((data.resolvedAt.getTime() - data.at.getTime()) / 60_000));
+    return {
+      text: `${data.provider} was failing for ${minutes} min; resolved`,
+      blocks: [
+        section(
+          `:white_check_mark: *${data.provider}* was failing for ${minutes} min, back since ${time(data.resolvedAt)}.\n>${escapeMrkdwn(truncate(data.reason, 500))}`,
+        ),
+        context(
+          `Swapped out by ${escapeMrkdwn(data.actor)} at ${time(data.at)}. The thread has the details.`,
+        ),
+      ],
+    };
+  }
   if (data.to === 'open') {
     const where = data.next
       ? `mail now goes through *${data.next}*`

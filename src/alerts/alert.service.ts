@@ -160,13 +160,34 @@ export class AlertService {
     const message = providerSwapAlert(event);
     if (event.to === 'open') {
       const key = `alert-incident:provider:${event.provider}:${event.at.getTime()}`;
-      await this.deps.redis.set(incident, key, 'EX', 30 * 86_400);
+      const open = {
+        key,
+        reason: event.reason,
+        actor: event.actor,
+        at: event.at.getTime(),
+        next: event.next,
+      };
+      await this.deps.redis.set(incident, JSON.stringify(open), 'EX', 30 * 86_400);
       await this.deps.posts.post(key, 'alert_channel', message, { kind: 'provider-swap' });
       return;
     }
-    const key = await this.deps.redis.getdel(incident);
-    if (key && (await this.deps.posts.find(key))) {
-      await this.deps.posts.reply(key, message, { kind: 'provider-swap', broadcast: true });
+    const open = parseOpenIncident(await this.deps.redis.getdel(incident));
+    if (open && (await this.deps.posts.find(open.key))) {
+      await this.deps.posts.reply(open.key, message, { kind: 'provider-swap', broadcast: true });
+      await this.deps.posts.post(
+        open.key,
+        'alert_channel',
+        providerSwapAlert({
+          provider: event.provider,
+          to: 'open',
+          reason: open.reason,
+          actor: open.actor,
+          at: new Date(open.at),
+          next: open.next,
+          resolvedAt: event.at,
+        }),
+        { kind: 'provider-swap' },
+      );
       return;
     }
     await this.post('provider-swap', message);
@@ -177,5 +198,30 @@ export class AlertService {
     const first = await this.deps.redis.set(key, '1', 'PX', this.deps.groupWindowMs, 'NX');
     if (first !== 'OK') return;
     await this.post('backlog', backlogAlert(backlog));
+  }
+}
+
+interface OpenProviderIncident {
+  key: string;
+  reason: string;
+  actor: string;
+  at: number;
+  next?: string;
+}
+
+function parseOpenIncident(raw: string | null): OpenProviderIncident | undefined {
+  if (!raw) return undefined;
+  try {
+    const value = JSON.parse(raw) as Partial<OpenProviderIncident>;
+    if (typeof value.key !== 'string' || typeof value.at !== 'number') return undefined;
+    return {
+      key: value.key,
+      reason: String(value.reason ?? ''),
+      actor: String(value.actor ?? ''),
+      at: value.at,
+      next: value.next,
+    };
+  } catch {
+    return undefined;
   }
 }

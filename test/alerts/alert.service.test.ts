@@ -111,7 +111,7 @@ describe('alerts', () => {
     expect(text(posts(calls)[1])).toBe('sendgrid is failing; mail now goes through smtp');
   });
 
-  it('when the provider that swapped out swaps back, then the restore is a reply in the outage thread, also shown in the channel', async () => {
+  it('when the provider that swapped out swaps back, then the restore is a reply in the outage thread, also shown in the channel, and the parent says resolved', async () => {
     const calls = fakeSlackApi();
     await svc.alerts.providerSwap({
       provider: 'sendgrid',
@@ -131,6 +131,15 @@ describe('alerts', () => {
     });
     await vi.waitFor(async () => expect((await rows('provider-swap'))[1]?.status).toBe('posted'));
     expect(reply).toBeDefined();
+    // The outage's parent is edited to say it is over.
+    await vi.waitFor(() => expect(calls.filter((c) => c.method === 'chat.update')).toHaveLength(1), {
+      timeout: 10_000,
+    });
+    expect(calls.find((c) => c.method === 'chat.update')?.body).toMatchObject({
+      channel: 'CALERTS01',
+      ts: parent?.ts,
+      text: expect.stringMatching(/^sendgrid was failing for \d+ min; resolved$/),
+    });
   });
 
   it('when a backlog alert repeats within the window, then it is posted once', async () => {
