@@ -94,7 +94,7 @@ export async function startService(
   const reps = new RepService(repRepository, audit, config.slack.adminUserIds);
   const apiKeys = new ApiKeyService(db, audit);
   const metrics = createMetrics(queues);
-  const slackPosts = new SlackPostService({ db, queues });
+  const slackPosts = new SlackPostService({ db, queues, clock: systemClock });
   const slackToken = config.slack.botToken;
   const alerts = new AlertService({
     posts: slackPosts,

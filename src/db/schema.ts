@@ -225,6 +225,10 @@ export const slackPosts = pgTable(
     /** Post in a thread and also to the channel (reply_broadcast), e.g. "resolved". */
     broadcast: boolean('broadcast').notNull().default(false),
     updatedAt: timestamp('updated_at', { withTimezone: true }),
+    /** A delayed post (a briefing DM at 08:00): the sweeper leaves it alone until then. */
+    notBefore: timestamp('not_before', { withTimezone: true }),
+    /** The last job enqueued for the row: the sweeper re-enqueues rows whose job Redis lost. */
+    jobId: text('job_id'),
   },
   (t) => [
     index('slack_posts_created_at_idx').on(t.createdAt),

@@ -260,6 +260,30 @@ describe('SlackPostService', () => {
     );
   });
 
+  it('when Redis lost a post’s job, then the sweeper posts it; a post delayed to later is left alone', async () => {
+    const calls = fakeSlackApi();
+    const lost = await svc.db.query(
+      `INSERT INTO slack_posts (kind, channel, text, created_at) VALUES ('sweep-test', 'CSWEEP0001', 'Lost in Redis', now() - interval '5 minutes') RETURNING id`,
+    );
+    await svc.db.query(
+      `INSERT INTO slack_posts (kind, channel, text, created_at, not_before) VALUES ('sweep-test', 'CSWEEP0001', 'At 08:00', now() - interval '5 minutes', now() + interval '1 hour')`,
+    );
+    await svc.queues.get('slack').add('post-sweep', {}, { jobId: `sweep-test-${Date.now()}` });
+    await vi.waitFor(() => expect(posts(calls)).toHaveLength(1), { timeout: 10_000 });
+    expect(text(posts(calls)[0])).toBe('Lost in Redis');
+    const statuses = async () =>
+      (await svc.db.query("SELECT id, status FROM slack_posts WHERE kind = 'sweep-test' ORDER BY text DESC"))
+        .rows;
+    await vi.waitFor(async () =>
+      expect(await statuses()).toEqual([
+        { id: lost.rows[0].id, status: 'posted' },
+        { id: expect.any(String), status: 'pending' },
+      ]),
+    );
+    // A second sweep finds nothing to do.
+    expect(await svc.slackPosts.sweep()).toBe(0);
+  });
+
   it('when reply() names a key that does not exist, then it says so', async () => {
     await expect(svc.slackPosts.reply('nope:1', { text: 'x' })).rejects.toThrow(
       /No Slack post with key "nope:1"/,

@@ -19,7 +19,12 @@ import {
   type SlackPoster,
   SlackRateLimitedError,
 } from '../slack-poster.ts';
-import { SLACK_POST_JOB, type SlackPostRow, type SlackPostService } from './slack-post.service.ts';
+import {
+  SLACK_POST_JOB,
+  SLACK_POST_SWEEP_JOB,
+  type SlackPostRow,
+  type SlackPostService,
+} from './slack-post.service.ts';
 
 export interface SlackPostHandlerDeps {
   db: Database;
@@ -337,6 +342,12 @@ export function slackPostHandlers(deps: SlackPostHandlerDeps): JobHandlers {
         if (out.problem) await tellAdmins(out.problem, logger);
         if (out.unrecoverable) throw new UnrecoverableError(out.unrecoverable);
         return out.result;
+      },
+      [SLACK_POST_SWEEP_JOB]: async (_job, logger) => {
+        const swept = await deps.posts.sweep();
+        if (swept > 0)
+          logger.warn('slack post sweeper re-enqueued posts whose job was lost', { count: swept });
+        return { swept };
       },
     },
   };

@@ -1,9 +1,10 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, lte, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { slackPosts } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
 import type { Queues } from '../../jobs/queues.ts';
 import type { SettingKey } from '../../settings/settings.repository.ts';
+import type { Clock } from '../../shared/time.ts';
 import type { SlackMessage } from '../slack-poster.ts';
 
 export type SlackPostRow = typeof slackPosts.$inferSelect;
@@ -41,6 +42,7 @@ export interface HeldPosts {
 }
 
 export const SLACK_POST_JOB = 'post';
+export const SLACK_POST_SWEEP_JOB = 'post-sweep';
 
 const JOB_OPTIONS = {
   attempts: 8,
@@ -78,7 +80,7 @@ function kindOf(key: string): string {
  * out when an admin saves `/briefly settings` (releaseHeld). A user or channel id that fails fails.
  */
 export class SlackPostService {
-  constructor(private readonly deps: { db: Database; queues: Queues }) {}
+  constructor(private readonly deps: { db: Database; queues: Queues; clock: Clock }) {}
 
   async post(
     key: string,
@@ -91,6 +93,7 @@ export class SlackPostService {
       channel,
       text: message.text,
       blocks: message.blocks ?? [],
+      notBefore: this.notBefore(options.delayMs),
     });
     await this.enqueue(ref.id, `r${ref.revision}`, options.delayMs);
     return ref;
@@ -126,6 +129,7 @@ export class SlackPostService {
       channel,
       text: message.text,
       blocks: message.blocks ?? [],
+      notBefore: this.notBefore(options.delayMs),
     });
     await this.enqueue(ref.id, 'r1', options.delayMs);
     return ref;
@@ -147,7 +151,8 @@ export class SlackPostService {
   }
 
   /** Re-queues, oldest first, the posts held because `setting`'s channel was broken. */
-  async releaseHeld(setting: SettingKey, now = new Date()): Promise<number> {
+  async releaseHeld(setting: SettingKey): Promise<number> {
+    const now = this.deps.clock.now();
     const released = await this.deps.db
       .update(slackPosts)
       .set({ status: 'pending', error: null, channelId: null })
@@ -176,13 +181,56 @@ export class SlackPostService {
 
   /** Adds the job that (re)processes a row; `tag` makes the job id unique per reason to run. */
   async enqueue(id: string, tag: string, delayMs?: number): Promise<void> {
+    const jobId = `post-${id}-${tag}`;
     await this.deps.queues
       .get('slack')
-      .add(
-        SLACK_POST_JOB,
-        { postId: id },
-        { jobId: `post-${id}-${tag}`, ...JOB_OPTIONS, ...(delayMs ? { delay: delayMs } : {}) },
-      );
+      .add(SLACK_POST_JOB, { postId: id }, { jobId, ...JOB_OPTIONS, ...(delayMs ? { delay: delayMs } : {}) });
+    await this.deps.db.update(slackPosts).set({ jobId }).where(eq(slackPosts.id, id));
+  }
+
+  /**
+   * Re-enqueues posts that should be moving but whose job Redis lost (a restart without
+   * persistence) or gave up on (Slack down through every attempt): pending ones past their
+   * `not_before`, and replies still waiting although their parent is out. Running a row twice is
+   * harmless (the worker locks it and checks its status), so this errs on the side of re-running.
+   */
+  async sweep(stuckAfterMs = 120_000, limit = 500): Promise<number> {
+    const now = this.deps.clock.now();
+    const before = new Date(now.getTime() - stuckAfterMs);
+    const rows = await this.deps.db
+      .select({ id: slackPosts.id, jobId: slackPosts.jobId })
+      .from(slackPosts)
+      .where(
+        or(
+          and(
+            eq(slackPosts.status, 'pending'),
+            lte(
+              sql`coalesce(${slackPosts.notBefore}, ${slackPosts.updatedAt}, ${slackPosts.createdAt})`,
+              before,
+            ),
+          ),
+          and(
+            eq(slackPosts.status, 'waiting'),
+            lte(sql`coalesce(${slackPosts.updatedAt}, ${slackPosts.createdAt})`, before),
+            sql`EXISTS (SELECT 1 FROM slack_posts p WHERE p.id = ${slackPosts.parentId} AND p.ts IS NOT NULL)`,
+          ),
+        ),
+      )
+      .orderBy(asc(slackPosts.createdAt))
+      .limit(limit);
+    const queue = this.deps.queues.get('slack');
+    let swept = 0;
+    for (const row of rows) {
+      const state = row.jobId ? await queue.getJobState(row.jobId) : 'unknown';
+      if (state !== 'unknown' && state !== 'failed' && state !== 'completed') continue;
+      await this.enqueue(row.id, `sweep-${now.getTime()}`);
+      swept++;
+    }
+    return swept;
+  }
+
+  private notBefore(delayMs: number | undefined): Date | null {
+    return delayMs ? new Date(this.deps.clock.now().getTime() + delayMs) : null;
   }
 
   private async insert(values: typeof slackPosts.$inferInsert): Promise<SlackPostRef> {
@@ -206,6 +254,7 @@ export class SlackPostService {
           blocks: values.blocks ?? [],
           revision: sql`${slackPosts.revision} + 1`,
           updatedAt: sql`now()`,
+          notBefore: values.notBefore ?? null,
           // A message that never made it gets another try with the new content.
           status: sql`CASE WHEN ${slackPosts.status} IN ('failed', 'skipped') THEN 'pending' ELSE ${slackPosts.status} END`,
         },
