@@ -66,7 +66,7 @@ async function homeFor(user: string, calls: SlackCall[]): Promise<string> {
 }
 
 describe('alerts with no alert channel set', () => {
-  it('when a provider swaps out and back, then every admin gets the alert by DM, with the restore in the thread of their own copy', async () => {
+  it('when a provider swaps out and back, then every admin gets the alert by DM, with the restore in the thread of their own copy and the copy edited to resolved', async () => {
     const calls = fakeSlackApi();
     await svc.alerts.providerSwap({
       provider: 'smtp',
@@ -104,6 +104,16 @@ describe('alerts with no alert channel set', () => {
       expect(reply.body.channel).toBe(copy?.channel_id);
       expect(reply.body.thread_ts).toBe(copy?.ts);
       expect(reply.body.text).toBe('smtp is back; traffic swapped back');
+    }
+    // Each admin's copy of the outage message is edited to say it is over.
+    await vi.waitFor(() => expect(calls.filter((c) => c.method === 'chat.update')).toHaveLength(2), {
+      timeout: 10_000,
+    });
+    for (const update of calls.filter((c) => c.method === 'chat.update')) {
+      expect(update.body.text).toMatch(/^smtp was failing for \d+ min; resolved$/);
+      expect(copies.map((c) => `${c.channel_id}/${c.ts}`)).toContain(
+        `${update.body.channel}/${update.body.ts}`,
+      );
     }
   });
 

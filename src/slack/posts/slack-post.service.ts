@@ -1,4 +1,4 @@
-import { and, asc, count, eq, lte, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, lte, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { slackPosts } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
@@ -191,7 +191,7 @@ export class SlackPostService {
   /**
    * Re-enqueues posts that should be moving but whose job Redis lost (a restart without
    * persistence) or gave up on (Slack down through every attempt): pending ones past their
-   * `not_before`, and replies still waiting although their parent is out. Running a row twice is
+   * `not_before`, edits not shown yet, and replies still waiting although their parent is out. Running a row twice is
    * harmless (the worker locks it and checks its status), so this errs on the side of re-running.
    */
   async sweep(stuckAfterMs = 120_000, limit = 500): Promise<number> {
@@ -208,6 +208,11 @@ export class SlackPostService {
               sql`coalesce(${slackPosts.notBefore}, ${slackPosts.updatedAt}, ${slackPosts.createdAt})`,
               before,
             ),
+          ),
+          and(
+            inArray(slackPosts.status, ['posted', 'redirected']),
+            sql`coalesce(${slackPosts.postedRevision}, 0) < ${slackPosts.revision}`,
+            lte(sql`coalesce(${slackPosts.updatedAt}, ${slackPosts.createdAt})`, before),
           ),
           and(
             eq(slackPosts.status, 'waiting'),
