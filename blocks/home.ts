@@ -1,7 +1,8 @@
 import type { HomeView, KnownBlock } from '@slack/types';
 import type { CalendarStatus } from '../src/calendars/calendar-connect.service.ts';
 import type { RepView } from '../src/reps/rep.schemas.ts';
-import type { ChannelSettings } from '../src/settings/settings.repository.ts';
+import { type ChannelSettings, isSettingKey, SETTINGS } from '../src/settings/settings.repository.ts';
+import type { HeldPosts } from '../src/slack/posts/slack-post.service.ts';
 import { context, escapeMrkdwn, header, section } from './common.ts';
 import { COMMANDS } from './ids.ts';
 
@@ -14,6 +15,8 @@ export interface HomeData {
   channels: ChannelSettings;
   /** The viewer's calendar connection; null when none is connected yet. */
   calendar?: CalendarStatus | null;
+  /** Admins only: posts waiting for a broken channel setting to be fixed. */
+  held?: HeldPosts[];
 }
 
 function calendarLine(rep: RepView, calendar: CalendarStatus | null | undefined): string {
@@ -85,6 +88,20 @@ export function homeView(data: HomeData): HomeView {
         ].join('\n'),
       ),
     );
+    const warnings: string[] = [];
+    if (!data.channels.alert_channel) {
+      warnings.push(
+        ':warning: *No alert channel is set*: alerts go to every admin by direct message. Choose a channel with `/briefly settings`.',
+      );
+    }
+    for (const held of data.held ?? []) {
+      const label = isSettingKey(held.setting) ? SETTINGS[held.setting].label.toLowerCase() : held.setting;
+      const where = held.channelId ? `<#${held.channelId}>` : 'its channel';
+      warnings.push(
+        `:warning: *${held.count} ${held.count === 1 ? 'post is' : 'posts are'} waiting* because I cannot post to the ${escapeMrkdwn(label)} ${where} (Slack said \`${escapeMrkdwn(held.error ?? 'unknown')}\`). Invite me there with \`/invite @Briefly\` or pick another channel, then save \`/briefly settings\`.`,
+      );
+    }
+    for (const warning of warnings.slice(0, 10)) blocks.push(section(warning));
   }
   blocks.push(context(`\`${COMMANDS.briefly} help\` lists every command.`));
   return { type: 'home', blocks };

@@ -17,7 +17,7 @@ export function settingsView(channels: ChannelSettings): ModalView {
         optional: true,
         label: plain(SETTINGS[key].label, 2000),
         hint: plain(
-          `Where Briefly posts ${SETTINGS[key].purpose}. Invite the bot to private channels first.`,
+          `Where Briefly posts ${SETTINGS[key].purpose}. Briefly joins a public channel itself; invite it to a private one first (/invite @Briefly).${SETTINGS[key].whenUnset === 'admins' ? ' Left empty, admins get these by direct message.' : ''}`,
           2000,
         ),
         element: {

@@ -34,6 +34,10 @@ import { SettingsRepository } from './settings/settings.repository.ts';
 import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
 import { createSlackApp } from './slack/app.ts';
+import { ChannelCheck } from './slack/channel-check.ts';
+import { slackPostHandlers } from './slack/posts/slack-post.handlers.ts';
+import { SlackPostService } from './slack/posts/slack-post.service.ts';
+import { SlackPoster } from './slack/slack-poster.ts';
 
 export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLES)[number];
@@ -51,6 +55,8 @@ export interface Service {
   queues: Queues;
   delivery: Delivery;
   alerts: AlertService;
+  /** Post, edit and thread Slack messages by key (approval and progress cards, stats posts). */
+  slackPosts: SlackPostService;
   briefings: Briefings;
   reps: RepService;
   stop(): Promise<void>;
@@ -93,8 +99,10 @@ export async function startService(
   const reps = new RepService(repRepository, audit, config.slack.adminUserIds);
   const apiKeys = new ApiKeyService(db, audit);
   const metrics = createMetrics(queues);
+  const slackPosts = new SlackPostService({ db, queues, clock: systemClock });
+  const slackToken = config.slack.botToken;
   const alerts = new AlertService({
-    db,
+    posts: slackPosts,
     redis,
     queues,
     prefix: config.queuePrefix,
@@ -134,6 +142,18 @@ export async function startService(
     slackConnected: slackConfigured,
   });
 
+  // Runs before the settings modal's ack (3 s): one quick try, no retries.
+  const channelCheck = slackToken
+    ? new ChannelCheck(
+        new SlackPoster({
+          apiUrl: config.slack.apiUrl,
+          token: slackToken,
+          logger,
+          timeoutMs: 1_200,
+          retryConfig: { retries: 0 },
+        }),
+      )
+    : undefined;
   const slack =
     runs('web') || runs('bot')
       ? createSlackApp(
@@ -150,6 +170,9 @@ export async function startService(
             },
             briefings: briefings.service,
             calendarConnect: briefings.connect,
+            slackPosts,
+            channelCheck: async (channel) =>
+              channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
           },
           logger,
         )
@@ -226,12 +249,16 @@ export async function startService(
         }),
         delivery.handlers,
         briefings.handlers,
-        alertJobHandlers({
+        alertJobHandlers({ alerts }),
+        slackPostHandlers({
           db,
-          settings,
-          alerts,
           queues,
-          slack: { apiUrl: config.slack.apiUrl, botToken: config.slack.botToken },
+          posts: slackPosts,
+          settings,
+          poster: slackToken
+            ? new SlackPoster({ apiUrl: config.slack.apiUrl, token: slackToken, logger })
+            : undefined,
+          admins: () => reps.adminSlackUserIds(),
         }),
       ),
       logger,
@@ -287,6 +314,7 @@ export async function startService(
     queues,
     delivery,
     alerts,
+    slackPosts,
     briefings,
     reps,
     stop() {

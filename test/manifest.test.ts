@@ -35,6 +35,13 @@ describe('manifest.json', () => {
     expect(Object.values(CALLBACKS).length).toBeGreaterThan(0);
   });
 
+  it('when compared with the Slack calls the code makes, then every scope they need is declared', () => {
+    // chat.postMessage/update, DMs by user id, conversations.info (public and private), conversations.join.
+    expect(manifest.oauth_config.scopes.bot).toEqual(
+      expect.arrayContaining(['chat:write', 'im:write', 'channels:read', 'groups:read', 'channels:join']),
+    );
+  });
+
   it('when compared with the code, then the events the manifest subscribes to are handled', () => {
     expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened']);
     expect(manifest.settings.interactivity.is_enabled).toBe(true);

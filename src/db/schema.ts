@@ -234,8 +234,13 @@ export const providerSwaps = pgTable(
 );
 
 /**
- * Slack posts waiting for the rate-limited `slack` queue (alerts, stats). The job carries only
- * the row id; the row says which channel setting to resolve at posting time.
+ * Every Slack message Briefly posts (alerts, DMs, cards, stats), one row per message, written before
+ * the job that posts it (the job carries only the row id). `channel` is the target as asked: a
+ * settings key such as alert_channel (resolved when posting) or a channel/user id; `channel_id` and
+ * `ts` are where Slack put it, so the message can be `chat.update`d or replied to later.
+ * Statuses: pending, posted, held (its channel is broken; re-queued when the setting is saved),
+ * waiting (a reply whose parent is not posted yet), redirected (no channel set: copies went to the
+ * admins by DM, rows with `copy_of`), failed, skipped.
  */
 export const slackPosts = pgTable(
   'slack_posts',
@@ -250,8 +255,34 @@ export const slackPosts = pgTable(
     error: text('error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     postedAt: timestamp('posted_at', { withTimezone: true }),
+    /** Caller's name for the message ("alert-incident:<id>", "mailout-approval:<id>"); unique. */
+    key: text('key'),
+    /** The conversation id Slack posted into (C…, G…, D…): with `ts`, what chat.update needs. */
+    channelId: text('channel_id'),
+    ts: text('ts'),
+    /** For a reply: the thread parent's ts (always the root message's, never another reply's). */
+    threadTs: text('thread_ts'),
+    parentId: uuid('parent_id'),
+    /** An admin's DM copy of the post with this id (its channel setting was not set). */
+    copyOf: uuid('copy_of'),
+    /** Bumped by every post() for the key; `posted_revision` is the one Slack shows. */
+    revision: integer('revision').notNull().default(1),
+    postedRevision: integer('posted_revision'),
+    /** Post in a thread and also to the channel (reply_broadcast), e.g. "resolved". */
+    broadcast: boolean('broadcast').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true }),
+    /** A delayed post (a briefing DM at 08:00): the sweeper leaves it alone until then. */
+    notBefore: timestamp('not_before', { withTimezone: true }),
+    /** The last job enqueued for the row: the sweeper re-enqueues rows whose job Redis lost. */
+    jobId: text('job_id'),
   },
-  (t) => [index('slack_posts_created_at_idx').on(t.createdAt)],
+  (t) => [
+    index('slack_posts_created_at_idx').on(t.createdAt),
+    uniqueIndex('slack_posts_key_idx').on(t.key),
+    index('slack_posts_status_channel_idx').on(t.status, t.channel),
+    index('slack_posts_parent_idx').on(t.parentId),
+    index('slack_posts_copy_of_idx').on(t.copyOf),
+  ],
 );
 
 /**

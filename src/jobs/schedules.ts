@@ -46,6 +46,15 @@ export const SCHEDULES: readonly Schedule[] = [
     bucketMs: 10_000,
   },
   {
+    // Re-enqueues Slack posts whose job Redis lost or gave up on (slack_posts rows stay pending).
+    name: 'slack-post-sweep',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'slack',
+    job: 'post-sweep',
+    bucketMs: 60_000,
+  },
+  {
     name: 'delivery-backlog-check',
     every: '1 minute',
     timezone: 'UTC',

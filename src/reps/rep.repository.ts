@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, or, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../db/client.ts';
 import { reps } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
@@ -98,6 +98,15 @@ export class RepRepository {
 
   async findBySlackUser(slackUserId: string): Promise<RepRow | undefined> {
     return this.db.query.reps.findFirst({ where: eq(reps.slackUserId, slackUserId) });
+  }
+
+  /** Slack user ids of the reps with one of these roles (reps without a Slack user are left out). */
+  async slackUserIdsWithRole(roles: RepRow['role'][]): Promise<string[]> {
+    const rows = await this.db
+      .select({ slackUserId: reps.slackUserId })
+      .from(reps)
+      .where(and(inArray(reps.role, roles), isNotNull(reps.slackUserId)));
+    return rows.map((r) => r.slackUserId).filter((id): id is string => Boolean(id));
   }
 
   async hasRole(slackUserId: string, roles: RepRow['role'][]): Promise<boolean> {

@@ -27,6 +27,11 @@ export class RepService {
     return this.reps.hasRole(slackUserId, ['admin']);
   }
 
+  /** Who gets alerts by DM when no alert channel is set: SLACK_ADMIN_USER_IDS and reps with role admin. */
+  async adminSlackUserIds(): Promise<string[]> {
+    return [...new Set([...this.bootstrapAdmins, ...(await this.reps.slackUserIdsWithRole(['admin']))])];
+  }
+
   async create(input: unknown, actor: Actor): Promise<RepView> {
     const parsed = createRepSchema.safeParse(input);
     if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));

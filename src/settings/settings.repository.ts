@@ -6,16 +6,34 @@ import { settings } from '../db/schema.ts';
 
 const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C012ABCDEF');
 
-/** Every workspace setting, its schema and what it is for. */
+/**
+ * Every workspace setting, its schema and what it is for. `whenUnset`: where posts aimed at an unset
+ * channel go ('admins': each admin by DM, so nothing is silent; 'skip': nowhere, recorded).
+ */
 export const SETTINGS = {
   alert_channel: {
     schema: channelId,
     label: 'Alert channel',
     purpose: 'delivery failures, provider swaps, broken calendars',
+    whenUnset: 'admins',
   },
-  stats_channel: { schema: channelId, label: 'Stats channel', purpose: 'daily statistics' },
-  approvals_channel: { schema: channelId, label: 'Approvals channel', purpose: 'mailout approval requests' },
+  stats_channel: {
+    schema: channelId,
+    label: 'Stats channel',
+    purpose: 'daily statistics',
+    whenUnset: 'skip',
+  },
+  approvals_channel: {
+    schema: channelId,
+    label: 'Approvals channel',
+    purpose: 'mailout approval requests',
+    whenUnset: 'admins',
+  },
 } as const;
+
+export function isSettingKey(value: string): value is SettingKey {
+  return Object.hasOwn(SETTINGS, value);
+}
 
 export type SettingKey = keyof typeof SETTINGS;
 export type ChannelSettings = Partial<Record<SettingKey, string>>;

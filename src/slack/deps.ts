@@ -6,6 +6,8 @@ import type { TestEmail } from '../delivery/delivery.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
+import type { ChannelCheckResult } from './channel-check.ts';
+import type { SlackPostService } from './posts/slack-post.service.ts';
 
 /** What Slack listeners may call: services and repositories, never the database directly. */
 export interface SlackDeps {
@@ -20,6 +22,10 @@ export interface SlackDeps {
   };
   briefings: BriefingService;
   calendarConnect: CalendarConnectService;
+  /** Posts by key; settings saves release the posts held for a broken channel. */
+  slackPosts: SlackPostService;
+  /** Can Briefly post to this channel (joining it if public)? */
+  channelCheck(channel: string): Promise<ChannelCheckResult>;
 }
 
 export const NOT_ALLOWED_DELIVERIES = 'Only Briefly admins and managers can look at deliveries.';

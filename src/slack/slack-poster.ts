@@ -1,19 +1,40 @@
+import { type ChatPostMessageArguments, ErrorCode, type RetryOptions, WebClient } from '@slack/web-api';
+import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { rateLimitWaitMs } from '../shared/retry-after.ts';
+import type { Logger } from '../logging/logger.ts';
+import { boltLogger } from './bolt-logger.ts';
 
-/** Slack answered 429: wait this long before the next chat.postMessage (VENDOR-FACTS §1). */
+/** Slack answered 429: wait this long before the next call (VENDOR-FACTS §1). */
 export class SlackRateLimitedError extends Error {
   constructor(readonly retryAfterMs: number) {
-    super(`Slack rate limited chat.postMessage; retry after ${retryAfterMs} ms`);
+    super(`Slack rate limited the call; retry after ${retryAfterMs} ms`);
     this.name = 'SlackRateLimitedError';
   }
 }
 
+/** Slack's `error` string for a refused call (`not_in_channel`, `invalid_auth`, …) plus our AppError fields. */
+export class SlackCallError extends AppError {
+  constructor(
+    readonly slackCode: string,
+    method: string,
+  ) {
+    super(
+      PERMANENT.has(slackCode) ? 'vendor_error' : 'unavailable',
+      `Slack refused ${method}: ${slackCode}`,
+      {
+        retryable: !PERMANENT.has(slackCode),
+      },
+    );
+    this.name = 'SlackCallError';
+  }
+}
+
+/** The channel itself is the problem: only an admin can fix it (invite the bot, pick another channel). */
+export const CHANNEL_ERRORS = new Set(['not_in_channel', 'channel_not_found', 'is_archived']);
+
 /** Errors that another attempt cannot fix: the channel, token or message itself is wrong. */
 const PERMANENT = new Set([
-  'channel_not_found',
-  'not_in_channel',
-  'is_archived',
+  ...CHANNEL_ERRORS,
   'invalid_auth',
   'account_inactive',
   'token_revoked',
@@ -22,54 +43,136 @@ const PERMANENT = new Set([
   'msg_too_long',
   'invalid_blocks',
   'too_many_attachments',
+  'message_not_found',
+  'cant_update_message',
+  'edit_window_closed',
+  'cannot_reply_to_message',
+  'user_not_found',
+  'method_not_supported_for_channel_type',
 ]);
 
-/**
- * chat.postMessage with our own rate-limit handling (the `slack` queue honours Retry-After),
- * independent of Bolt so workers can post without the Slack app running in their process.
- */
-export async function postSlackMessage(opts: {
-  apiUrl: string;
-  token: string;
-  channel: string;
+export interface SlackMessage {
+  /** Notification and fallback text (required by Slack alongside blocks). */
   text: string;
   blocks?: unknown[];
-}): Promise<{ ts: string; channel: string }> {
-  let response: Response;
-  try {
-    response = await fetch(`${opts.apiUrl}chat.postMessage`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json; charset=utf-8' },
-      body: JSON.stringify({
-        channel: opts.channel,
-        text: opts.text,
-        ...(opts.blocks ? { blocks: opts.blocks } : {}),
+}
+
+export interface ChannelInfo {
+  id: string;
+  name?: string;
+  isPrivate: boolean;
+  isArchived: boolean;
+  /** Whether the bot is a member (conversations.info answers for the calling token). */
+  isMember: boolean;
+}
+
+const posted = z.object({ channel: z.string().min(1), ts: z.string().min(1) });
+const info = z.object({
+  channel: z.object({
+    id: z.string(),
+    name: z.string().optional(),
+    is_private: z.boolean().optional(),
+    is_archived: z.boolean().optional(),
+    is_member: z.boolean().optional(),
+  }),
+});
+
+/**
+ * The Slack Web API calls Briefly makes outside Bolt listeners, through @slack/web-api's WebClient
+ * (the one Bolt uses) so workers can post without the Slack app running in their process.
+ * `rejectRateLimitedCalls`: a 429 becomes SlackRateLimitedError at once instead of the client
+ * sleeping inside a job; the `slack` queue pauses for Retry-After (every process) and retries.
+ * Few retries of network errors and 5xx: the queue's own backoff does the rest.
+ */
+export class SlackPoster {
+  private readonly client: WebClient;
+
+  constructor(options: {
+    apiUrl: string;
+    token: string;
+    logger: Logger;
+    timeoutMs?: number;
+    retryConfig?: RetryOptions;
+  }) {
+    this.client = new WebClient(options.token, {
+      slackApiUrl: options.apiUrl,
+      logger: boltLogger(options.logger),
+      rejectRateLimitedCalls: true,
+      timeout: options.timeoutMs ?? 10_000,
+      retryConfig: options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 2_000 },
+    });
+  }
+
+  async postMessage(
+    channel: string,
+    message: SlackMessage,
+    thread?: { ts: string; broadcast?: boolean },
+  ): Promise<{ channel: string; ts: string }> {
+    // The SDK's argument type is a union over blocks/text/thread variants; ours is built at run time.
+    const args = {
+      channel,
+      text: message.text,
+      ...(message.blocks?.length ? { blocks: message.blocks } : {}),
+      ...(thread ? { thread_ts: thread.ts, ...(thread.broadcast ? { reply_broadcast: true } : {}) } : {}),
+    } as ChatPostMessageArguments;
+    const result = await this.call('chat.postMessage', () => this.client.chat.postMessage(args));
+    return parse(posted, result, 'chat.postMessage');
+  }
+
+  async update(channel: string, ts: string, message: SlackMessage): Promise<void> {
+    await this.call('chat.update', () =>
+      this.client.chat.update({
+        channel,
+        ts,
+        text: message.text,
+        blocks: (message.blocks ?? []) as never,
       }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    throw new AppError('unavailable', `Slack chat.postMessage failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+    );
   }
-  if (response.status === 429) {
-    const waitMs = rateLimitWaitMs(response.headers);
-    await response.body?.cancel();
-    throw new SlackRateLimitedError(waitMs ? waitMs : 1000);
+
+  async conversationInfo(channel: string): Promise<ChannelInfo> {
+    const result = parse(
+      info,
+      await this.call('conversations.info', () => this.client.conversations.info({ channel })),
+      'conversations.info',
+    );
+    return {
+      id: result.channel.id,
+      name: result.channel.name,
+      isPrivate: result.channel.is_private ?? false,
+      isArchived: result.channel.is_archived ?? false,
+      isMember: result.channel.is_member ?? false,
+    };
   }
-  let body: { ok?: boolean; error?: string; ts?: string; channel?: string };
-  try {
-    body = (await response.json()) as typeof body;
-  } catch {
-    throw new AppError('unavailable', `Slack chat.postMessage answered HTTP ${response.status} without JSON`);
+
+  async join(channel: string): Promise<void> {
+    await this.call('conversations.join', () => this.client.conversations.join({ channel }));
   }
-  if (body.ok && body.ts) return { ts: body.ts, channel: body.channel ?? opts.channel };
-  const code = body.error ?? `http_${response.status}`;
-  throw new AppError(
-    PERMANENT.has(code) ? 'vendor_error' : 'unavailable',
-    `Slack refused chat.postMessage: ${code}`,
-    {
-      retryable: !PERMANENT.has(code),
-    },
-  );
+
+  private async call<T>(method: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const e = error as {
+        code?: string;
+        retryAfter?: number;
+        data?: { error?: string };
+        statusCode?: number;
+      };
+      if (e.code === ErrorCode.RateLimitedError) {
+        throw new SlackRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
+      }
+      if (e.code === ErrorCode.PlatformError)
+        throw new SlackCallError(e.data?.error ?? 'unknown_error', method);
+      const detail = e.code === ErrorCode.HTTPError ? `HTTP ${e.statusCode}` : (error as Error).message;
+      throw new AppError('unavailable', `Slack ${method} failed: ${detail}`, { cause: error });
+    }
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, method: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success)
+    throw new AppError('unavailable', `Slack ${method} answered without the expected fields`);
+  return result.data;
 }

@@ -262,7 +262,7 @@ describe('briefing pipeline', () => {
     // A second sync attempt (e.g. /briefing) does not alert again.
     await svc.briefings.sync.sync({ id: broken.id, email: 'revoked@acme.test' });
     const posts = await svc.db.query(
-      "SELECT kind FROM slack_posts WHERE kind LIKE 'calendar-broken%' ORDER BY kind",
+      "SELECT kind FROM slack_posts WHERE kind LIKE 'calendar-broken%' AND copy_of IS NULL ORDER BY kind",
     );
     expect(posts.rows.map((r) => r.kind)).toEqual(['calendar-broken']);
   });
@@ -312,7 +312,9 @@ describe('briefing pipeline', () => {
     expect(b.content.meetings[0].attendees.map((a: { email: string }) => a.email)).toEqual(
       expect.arrayContaining(['buyer@umbrella.example', 'cfo@umbrella.example']),
     );
-    const alerts = await svc.db.query("SELECT text FROM slack_posts WHERE kind = 'enrichment-quota'");
+    const alerts = await svc.db.query(
+      "SELECT text FROM slack_posts WHERE kind = 'enrichment-quota' AND copy_of IS NULL",
+    );
     expect(alerts.rows).toHaveLength(1);
     expect(alerts.rows[0].text).toMatch(/quota exhausted/);
   }, 30_000);

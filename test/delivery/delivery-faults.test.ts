@@ -130,7 +130,7 @@ describe('timeout after SendGrid received the request', () => {
         [id],
       );
       expect(rows[0].at.getTime() - first).toBeGreaterThanOrEqual(2_500);
-      const metrics = (await svc.web.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = await fetch(svc.metricsUrl as string).then((r) => r.text());
       const unknown = /briefly_email_unknown_outcomes_total\{provider="sendgrid"\} (\d+)/.exec(metrics);
       expect(Number(unknown?.[1])).toBe(sendgrid.sendsOf(id).length);
     } finally {

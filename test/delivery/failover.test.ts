@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createDatabase } from '../../src/db/client.ts';
 import { SettingsRepository } from '../../src/settings/settings.repository.ts';
 import { apiAuth, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
+import { decodeSlackBody } from '../helpers/slack.ts';
 import { startSmtpServer } from '../helpers/smtp.ts';
 
 const SENDGRID = 'https://sendgrid.test';
@@ -56,7 +57,7 @@ describe('provider failover', () => {
       .post('/api/chat.postMessage')
       .times(5)
       .reply(200, (_uri, body) => {
-        posts.push(body as { channel: string; text: string });
+        posts.push(decodeSlackBody(body) as { channel: string; text: string });
         return { ok: true, channel: 'CALERTS01', ts: '1.2' };
       });
     let sendgridCalls = 0;
@@ -98,7 +99,7 @@ describe('provider failover', () => {
       .post('/api/chat.postMessage')
       .times(5)
       .reply(200, (_uri, body) => {
-        posts.push(body as { channel: string; text: string });
+        posts.push(decodeSlackBody(body) as { channel: string; text: string });
         return { ok: true, channel: 'CALERTS01', ts: '1.3' };
       });
     const probes: unknown[] = [];

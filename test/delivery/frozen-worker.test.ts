@@ -128,7 +128,7 @@ describe('a worker frozen past its lease', () => {
         detail: expect.objectContaining({ provider_message_id: 'late-answer-for-a' }),
       }),
     ]);
-    const metrics = (await svc.web.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = await fetch(svc.metricsUrl as string).then((r) => r.text());
     expect(metrics).toMatch(/briefly_email_stale_sends_total\{provider="sendgrid"\} 1/);
   });
 

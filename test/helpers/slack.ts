@@ -162,3 +162,56 @@ export function fakeAuthTest(): void {
     .post('/api/auth.test')
     .reply(200, { ok: true, user_id: 'UBOT000001', bot_id: 'B0BOT00001', team_id: 'T0001', user: 'briefly' });
 }
+
+export interface SlackCall {
+  method: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+export type SlackAnswer = {
+  status?: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+};
+
+/**
+ * Fakes the whole Slack Web API: every call is recorded (method and decoded body) and answered by
+ * `answer` (default: `{ ok: true }` plus a fresh ts for chat.postMessage). auth.test answers as Bolt
+ * expects. Lasts until nock.cleanAll().
+ */
+export function fakeSlackApi(
+  answer: (call: SlackCall) => SlackAnswer | undefined = () => undefined,
+): SlackCall[] {
+  const calls: SlackCall[] = [];
+  let ts = 1000;
+  nock(SLACK_HOST)
+    .persist()
+    .post(/^\/api\/[\w.]+$/)
+    .reply((uri, body) => {
+      const call = { method: uri.replace('/api/', ''), body: decodeSlackBody(body), at: Date.now() };
+      if (call.method === 'auth.test') {
+        return [
+          200,
+          { ok: true, user_id: 'UBOT000001', bot_id: 'B0BOT00001', team_id: 'T0001', user: 'briefly' },
+        ];
+      }
+      calls.push(call);
+      const given = answer(call);
+      if (given) return [given.status ?? 200, given.body, given.headers ?? {}];
+      if (call.method === 'chat.postMessage') {
+        ts += 1;
+        const channel = String(call.body.channel ?? '');
+        return [
+          200,
+          {
+            ok: true,
+            channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel,
+            ts: `${ts}.000100`,
+          },
+        ];
+      }
+      return [200, { ok: true }];
+    });
+  return calls;
+}

@@ -1,8 +1,9 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CALLBACKS, COMMANDS, SETTINGS_FORM_BLOCKS } from '../../blocks/ids.ts';
-import { ADMIN_USER, startTestService, type TestService } from '../helpers/service.ts';
+import { ADMIN_USER, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
 import {
+  decodeSlackBody,
   event,
   fakeAuthTest,
   interaction,
@@ -73,6 +74,15 @@ describe('/briefly', () => {
       CALLBACKS.settingsForm,
     );
 
+    // The bot is already in both channels: each is checked, none joined.
+    for (const id of ['C0ALERTS01', 'C0STATS001']) {
+      nock(SLACK_HOST)
+        .post('/api/conversations.info', (body) => decodeSlackBody(body).channel === id)
+        .reply(200, {
+          ok: true,
+          channel: { id, name: 'x', is_private: false, is_archived: false, is_member: true },
+        });
+    }
     const res = await interaction(
       svc.web,
       viewSubmission(ADMIN_USER, {

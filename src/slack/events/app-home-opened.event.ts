@@ -11,13 +11,21 @@ export function register(app: App, deps: SlackDeps): void {
       deps.reps.canManageReps(event.user),
       deps.reps.isAdmin(event.user),
     ]);
-    const [channels, calendar] = await Promise.all([
+    const [channels, calendar, held] = await Promise.all([
       isAdmin ? deps.settings.getChannels() : {},
       row ? deps.calendarConnect.status(row.id) : null,
+      isAdmin ? deps.slackPosts.held() : [],
     ]);
     await client.views.publish({
       user_id: event.user,
-      view: homeView({ rep: row ? toRepView(row) : undefined, canManage, isAdmin, channels, calendar }),
+      view: homeView({
+        rep: row ? toRepView(row) : undefined,
+        canManage,
+        isAdmin,
+        channels,
+        calendar,
+        held,
+      }),
     });
   });
 }

@@ -31,8 +31,29 @@ export function register(app: App, deps: SlackDeps): void {
       await ack({ response_action: 'errors', errors });
       return;
     }
+    // Every chosen channel must work before it is saved (the modal's ack carries any problem).
+    const chosen = SETTING_KEYS.flatMap((key) => {
+      const channel = changes[key];
+      return channel ? [{ key, channel }] : [];
+    });
+    const checks = await Promise.all(chosen.map(({ channel }) => deps.channelCheck(channel)));
+    chosen.forEach(({ key }, i) => {
+      const result = checks[i];
+      if (result && !result.ok) {
+        errors[findBlock(values, SETTINGS_FORM_BLOCKS[key]).blockId] = result.message;
+      }
+    });
+    if (Object.keys(errors).length > 0) {
+      await ack({ response_action: 'errors', errors });
+      return;
+    }
     // The change and its audit row commit together, before the modal closes.
     await deps.settings.setChannels(changes, `slack:${body.user.id}`, deps.audit);
     await ack();
+    // Posts held while a channel was broken (or unset) go out now.
+    for (const key of SETTING_KEYS) {
+      const released = await deps.slackPosts.releaseHeld(key);
+      if (released > 0) deps.logger.info('held Slack posts released', { setting: key, count: released });
+    }
   });
 }
