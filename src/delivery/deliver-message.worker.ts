@@ -49,6 +49,7 @@ export async function deliverMessage(job: Job<{ messageId: string }>, deps: Deli
   }
 
   try {
+    const attachments = message.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
     const result = await deps.provider.send({
       messageId,
       from: message.from_address,
@@ -62,8 +63,8 @@ export async function deliverMessage(job: Job<{ messageId: string }>, deps: Deli
       tags: message.tags,
       messageIdHeader: message.message_id_header ?? undefined,
       headers: Object.keys(message.headers ?? {}).length ? message.headers : undefined,
-      attachments: message.attachments.length
-        ? message.attachments.map((a) => ({
+      attachments: attachments.length
+        ? attachments.map((a) => ({
             filename: a.filename,
             contentType: a.content_type,
             content: a.content,
