@@ -155,6 +155,17 @@ describe('Send test email from /briefly deliveries', () => {
     const audit = await svc.db.query("SELECT actor, subject FROM audit_log WHERE action = 'message.test'");
     expect(audit.rows).toEqual([{ actor: `slack:${ADMIN_USER}`, subject: message.id }]);
 
+    const trail = (
+      await slashCommand(svc.web, {
+        command: COMMANDS.briefly,
+        text: `message ${message.id}`,
+        user_id: ADMIN_USER,
+      })
+    ).json();
+    expect(JSON.stringify(trail.blocks)).toContain(
+      `Message-ID \`${message.message_id_header.replace('<', '&lt;').replace('>', '&gt;')}\``,
+    );
+
     // The card stopped following (settled): a click on "Refresh status" redraws it in place.
     const before = posts.length;
     await interaction(
