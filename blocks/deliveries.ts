@@ -217,6 +217,7 @@ export interface MessageTrailView {
   to: { email: string }[];
   provider: string | null;
   created_at: string;
+  message_id_header?: string | null;
   events: { type: string; at: string; provider: string | null; detail: Record<string, unknown> }[];
 }
 
@@ -236,7 +237,9 @@ export function messageTrailMessage(m: MessageTrailView): { text: string; blocks
         `*${escapeMrkdwn(truncate(m.subject, 200))}*\nTo ${escapeMrkdwn(truncate(recipients, 500))}${m.provider ? `\nProvider ${m.provider}` : ''}`,
       ),
       section(lines.join('\n') || 'No events yet.'),
-      context(`\`${m.id}\``),
+      context(
+        `\`${m.id}\`${m.message_id_header ? ` · Message-ID \`${escapeMrkdwn(truncate(m.message_id_header, 300))}\`` : ''}`,
+      ),
     ],
   };
 }

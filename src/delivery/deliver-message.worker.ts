@@ -112,6 +112,7 @@ export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log
 
   let result: SendResult;
   try {
+    const attachments = claim.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
     result = await deps.provider.send(
       {
         messageId,
@@ -126,8 +127,8 @@ export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log
         tags: claim.tags,
         messageIdHeader: claim.message_id_header ?? undefined,
         headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
-        attachments: claim.attachments.length
-          ? claim.attachments.map((a) => ({
+        attachments: attachments.length
+          ? attachments.map((a) => ({
               filename: a.filename,
               contentType: a.content_type,
               content: a.content,

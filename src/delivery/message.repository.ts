@@ -61,10 +61,13 @@ export interface AttachmentToSend extends AttachmentInfo {
   content: string;
 }
 
-/** A message a worker attempt owns: only this claim's token may record its outcome. */
+/**
+ * A message a worker attempt owns: only this claim's token may record its outcome. It carries its
+ * suppressed recipients and how many attachments it has (their contents are read apart).
+ */
 export type Claim = MessageRow & {
   suppressed: string[];
-  attachments: AttachmentToSend[];
+  attachment_count: number;
   claim_token: string;
   lease_until: Date;
 };
@@ -105,8 +108,6 @@ export interface NewMessage {
   messageIdHeader?: string;
   attachments?: AttachmentInput[];
 }
-
-/** A message claimed for sending: suppressed recipients and attachment contents alongside. */
 
 /** What the delivery worker needs to enqueue a job: the deterministic id comes from id + round. */
 export interface QueueRef {
@@ -174,6 +175,9 @@ export class MessageRepository {
    * and the existing row is returned.
    */
   insert(m: NewMessage): Promise<InsertResult> {
+    // A message with attachments (up to MESSAGE_ATTACHMENTS_MAX_BYTES each) gets a statement of its
+    // own: batching 200 of them would make one statement of gigabytes.
+    if (m.attachments?.length) return this.insertMany([m]).then((results) => results[0] as InsertResult);
     return this.inserts.add(m);
   }
 
@@ -312,6 +316,19 @@ export class MessageRepository {
     return rows;
   }
 
+  /** Attachments with content (base64), in order: what the worker hands to the provider. */
+  async attachmentsToSend(id: string): Promise<AttachmentToSend[]> {
+    const { rows } = await this.pool.query(
+      `SELECT filename, content_type, disposition, content_id, size, content FROM message_attachments
+       WHERE message_id = $1 ORDER BY position`,
+      [id],
+    );
+    return rows.map((row: AttachmentInfo & { content: Buffer }) => ({
+      ...row,
+      content: row.content.toString('base64'),
+    }));
+  }
+
   /**
    * The message whose Message-ID is this ("<a@b>" or "a@b"): how a reply's In-Reply-To or
    * References finds the message it answers.
@@ -397,13 +414,9 @@ export class MessageRepository {
          SELECT array_agg(s.email) FROM suppressions s
          WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
        ), '{}') AS suppressed,
-       -- In the same statement: a message without attachments costs one index probe, not a round trip.
-       coalesce((
-         SELECT jsonb_agg(jsonb_build_object('filename', a.filename, 'content_type', a.content_type,
-           'disposition', a.disposition, 'content_id', a.content_id, 'size', a.size,
-           'content', translate(encode(a.content, 'base64'), E'\n', '')) ORDER BY a.position)
-         FROM message_attachments a WHERE a.message_id = m.id
-       ), '[]') AS attachments
+       -- Counted in the same statement (one index probe); contents are read apart, one message at a
+       -- time, so a batch of claims never carries megabytes of attachments.
+       (SELECT count(*)::int FROM message_attachments a WHERE a.message_id = m.id) AS attachment_count
        FROM m`,
       [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
     );

@@ -156,6 +156,17 @@ describe('Send test email from /briefly deliveries', () => {
     const asked = await svc.db.query('SELECT kind, metadata FROM messages WHERE id = $1', [message.id]);
     expect(asked.rows).toEqual([{ kind: 'test', metadata: { requested_by: `slack:${ADMIN_USER}` } }]);
 
+    const trail = (
+      await slashCommand(svc.web, {
+        command: COMMANDS.briefly,
+        text: `message ${message.id}`,
+        user_id: ADMIN_USER,
+      })
+    ).json();
+    expect(JSON.stringify(trail.blocks)).toContain(
+      `Message-ID \`${message.message_id_header.replace('<', '&lt;').replace('>', '&gt;')}\``,
+    );
+
     // The card stopped following (settled): a click on "Refresh status" redraws it in place.
     const before = posts.length;
     await interaction(
