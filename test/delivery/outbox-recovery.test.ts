@@ -208,6 +208,7 @@ describe('Redis down or emptied while accepting', () => {
       const ready = await svc.web.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).toBe(200);
       expect(ready.json()).toMatchObject({ status: 'degraded', checks: { postgres: 'ok' } });
+      expect((await svc.web.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
 
       // Redis kept its data (the marker too): only the reconnect can trigger the sweep this soon.
       await proxy.restore();
