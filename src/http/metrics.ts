@@ -24,6 +24,11 @@ export function createMetrics(queues: Queues | undefined): Metrics {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
       async collect() {
+        // With Redis away the scrape still answers (without queue depths) instead of hanging.
+        if (!queues.ready()) {
+          this.reset();
+          return;
+        }
         const depths = await queues.depths();
         this.reset();
         for (const [queue, counts] of Object.entries(depths)) {

@@ -209,6 +209,7 @@ describe('Redis down or emptied while accepting', () => {
       expect(ready.statusCode).toBe(200);
       // Anonymous callers get the verdict only (details need an admin key).
       expect(ready.json()).toEqual({ status: 'degraded' });
+      expect((await fetch(svc.metricsUrl as string)).status).toBe(200);
 
       // Redis kept its data (the marker too): only the reconnect can trigger the sweep this soon.
       await proxy.restore();
