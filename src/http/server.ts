@@ -1,7 +1,7 @@
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyPrincipal, ApiKeyService } from '../api-keys/api-key.service.ts';
@@ -46,7 +46,19 @@ function problem(
 }
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
-  const server = Fastify({ logger: false, bodyLimit: deps.bodyLimit, trustProxy: true });
+  const server = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimit,
+    trustProxy: true,
+    // A path Fastify cannot decode (e.g. %ED%A0%80, an encoded lone surrogate) is bad input too.
+    frameworkErrors: (error, _request, reply) =>
+      (reply as FastifyReply)
+        .code(400)
+        .type('application/problem+json')
+        .send(
+          problem(400, 'bad_request', error.message, [{ field: '(path)', message: 'is not a valid URL' }]),
+        ),
+  });
   const log = deps.logger.child({ component: 'http' });
   const bearerPrincipal = async (request: FastifyRequest): Promise<ApiKeyPrincipal | undefined> => {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
