@@ -153,6 +153,15 @@ describe('types and bounds', () => {
     expect(missing.json().errors).toEqual([{ field: 'email', message: 'is required' }]);
     const subject = await request('POST', '/v1/messages', { ...message, subject: 7 });
     expect(subject.json().errors).toEqual([{ field: 'subject', message: 'must be a string' }]);
+    const shapes = await request('POST', '/v1/messages', { to: 'ana@client.test', text: 5, metadata: [] });
+    expect(shapes.json().errors).toEqual(
+      expect.arrayContaining([
+        { field: 'to', message: 'must be an array' },
+        { field: 'subject', message: 'is required' },
+        { field: 'text', message: 'must be a string' },
+        { field: 'metadata', message: 'must be an object' },
+      ]),
+    );
   });
 
   it('when send_at is in the year 9999, then 400; a year ahead is the limit', async () => {
