@@ -75,10 +75,34 @@ export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
 
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'an array',
+  object: 'an object',
+  record: 'an object',
+};
+
+/**
+ * zod's default wrong-type message ("Invalid input: expected string, received number") in our
+ * words: "is required" when the field is missing, "must be a string" when it has another type.
+ */
+function typeMessage(issue: { code?: string; expected?: unknown; message: string }): string {
+  if (issue.code !== 'invalid_type' || !issue.message.startsWith('Invalid input: expected'))
+    return issue.message;
+  if (/received undefined$/.test(issue.message)) return 'is required';
+  const expected = TYPE_NAMES[String(issue.expected)];
+  return expected ? `must be ${expected}` : issue.message;
+}
+
 /** Turns a zod error into field problems with dotted paths ("to.0", "send_at"). */
-export function zodFields(issues: { path: PropertyKey[]; message: string }[]): FieldProblem[] {
+export function zodFields(
+  issues: { path: PropertyKey[]; message: string; code?: string; expected?: unknown }[],
+): FieldProblem[] {
   return issues.map((issue) => ({
     field: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
+    message: typeMessage(issue),
   }));
 }

@@ -7,14 +7,15 @@ import type { Queues } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { SummarizedLog } from '../logging/summarized-log.ts';
 import { MicroBatcher } from '../shared/micro-batcher.ts';
-import type {
-  EventRow,
-  MessageRepository,
-  MessageRow,
-  MessageStatus,
-  Priority,
-  ProviderEvent,
-  QueueRef,
+import {
+  type EventRow,
+  isUuid,
+  type MessageRepository,
+  type MessageRow,
+  type MessageStatus,
+  type Priority,
+  type ProviderEvent,
+  type QueueRef,
 } from './message.repository.ts';
 import type { MessageFilter, RedriveInput, SendMessageInput } from './message.schemas.ts';
 import {
@@ -134,7 +135,7 @@ function encodeCursor(row: MessageRow): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) {
+  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
     throw AppError.validation([{ field: 'query.cursor', message: 'is not a cursor this API returned' }]);
   }
   return { createdAt, id };

@@ -72,6 +72,7 @@ export const sendMessageSchema = z
         offset: true,
         message: 'must be an ISO 8601 date-time with offset, e.g. 2026-11-23T08:00:00Z',
       })
+      .refine((value) => Date.parse(value) >= 0, 'must be in 1970 or later')
       .refine(
         (value) => Date.parse(value) <= Date.now() + MAX_SEND_AHEAD_DAYS * 86_400_000,
         `must be at most ${MAX_SEND_AHEAD_DAYS} days from now`,
@@ -182,7 +183,10 @@ export const messageWithEventsSchema = messageSchema.extend({
 
 export const acceptedSchema = z.object({ id: z.uuid(), status: messageStatusSchema });
 
-const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' });
+/** PostgreSQL refuses year 0000 and Briefly has nothing before 1970: such a filter is a mistake. */
+const isoDate = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' })
+  .refine((value) => Date.parse(value) >= 0, 'must be in 1970 or later');
 
 export const messageFilterSchema = z.object({
   status: messageStatusSchema.optional(),

@@ -79,7 +79,8 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
         ? { description: `Needs an API key with the \`${route.scope ?? 'admin'}\` scope.` }
         : {}),
       tags: [route.tag],
-      ...(route.auth !== false ? { security: [{ apiKey: [route.scope ?? 'admin'] }] } : {}),
+      // OpenAPI 3.0 allows scope lists only for OAuth2 schemes: the key's scope goes in an extension.
+      ...(route.auth !== false ? { security: [{ apiKey: [] }], 'x-scope': route.scope ?? 'admin' } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...(route.body
         ? {

@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyPrincipal, ApiKeyService } from '../api-keys/api-key.service.ts';
@@ -72,6 +72,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     // On close, requests already being handled finish; new ones on open connections get 503.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A path Fastify cannot decode (e.g. %ED%A0%80, an encoded lone surrogate) is bad input too.
+    frameworkErrors: (error, _request, reply) =>
+      (reply as FastifyReply)
+        .code(400)
+        .type('application/problem+json')
+        .send(
+          problem(400, 'bad_request', error.message, [{ field: '(path)', message: 'is not a valid URL' }]),
+        ),
   });
   const log = deps.logger.child({ component: 'http' });
   const bearerPrincipal = async (request: FastifyRequest): Promise<ApiKeyPrincipal | undefined> => {

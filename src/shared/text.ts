@@ -18,13 +18,18 @@ export function badTextReason(value: string): string | undefined {
  * Walks a decoded JSON value (body, query, params, a webhook batch) and names the first string or
  * object key PostgreSQL could not store, as a dotted path ("to.0.name", "metadata.<key>").
  */
+const MAX_DEPTH = 32;
+
 export function findBadText(value: unknown, path: string[] = [], depth = 0): FieldProblem | undefined {
   const field = () => path.join('.') || '(body)';
   if (typeof value === 'string') {
     const reason = badTextReason(value);
     return reason ? { field: field(), message: reason } : undefined;
   }
-  if (value === null || typeof value !== 'object' || depth > 64) return undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  // Nothing Briefly accepts nests this deep; refusing it also bounds this walk.
+  if (depth >= MAX_DEPTH)
+    return { field: field(), message: `must not be nested more than ${MAX_DEPTH} levels deep` };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = findBadText(value[i], [...path, String(i)], depth + 1);

@@ -79,6 +79,33 @@ describe('text PostgreSQL cannot store', () => {
   });
 });
 
+describe('other input PostgreSQL would refuse', () => {
+  it('when a date filter is in year 0000, a cursor was not issued by the API, a body nests absurdly deep or a path is not UTF-8, then 400', async () => {
+    const since = await request('GET', '/v1/messages?since=0000-01-01T00:00:00Z');
+    expect(since.statusCode).toBe(400);
+    expect(since.json().errors).toEqual([{ field: 'query.since', message: 'must be in 1970 or later' }]);
+    const redrive = await request('POST', '/v1/messages/redrive', { since: '0000-01-01T00:00:00Z' });
+    expect(redrive.statusCode).toBe(400);
+    const forged = Buffer.from('2026-01-01T00:00:00Z|not-a-uuid').toString('base64url');
+    const cursor = await request('GET', `/v1/messages?cursor=${forged}`);
+    expect(cursor.statusCode).toBe(400);
+    expect(cursor.json().errors[0].field).toBe('query.cursor');
+    let deep: unknown = 'x';
+    for (let i = 0; i < 40; i++) deep = { a: deep };
+    const nested = await request('POST', '/v1/messages', {
+      ...message,
+      text: undefined,
+      template: 'notification',
+      data: deep,
+    });
+    expect(nested.statusCode).toBe(400);
+    expect(nested.json().errors[0].message).toBe('must not be nested more than 32 levels deep');
+    const path = await request('GET', '/v1/suppressions/%ED%A0%80%40client.test');
+    expect(path.statusCode).toBe(400);
+    expect(path.headers['content-type']).toContain('application/problem+json');
+  });
+});
+
 describe('header injection', () => {
   it.each([
     ['subject', { ...message, subject: 'Hi\r\nBcc: victim@evil.test' }, 'subject'],
@@ -126,6 +153,15 @@ describe('types and bounds', () => {
     expect(missing.json().errors).toEqual([{ field: 'email', message: 'is required' }]);
     const subject = await request('POST', '/v1/messages', { ...message, subject: 7 });
     expect(subject.json().errors).toEqual([{ field: 'subject', message: 'must be a string' }]);
+    const shapes = await request('POST', '/v1/messages', { to: 'ana@client.test', text: 5, metadata: [] });
+    expect(shapes.json().errors).toEqual(
+      expect.arrayContaining([
+        { field: 'to', message: 'must be an array' },
+        { field: 'subject', message: 'is required' },
+        { field: 'text', message: 'must be a string' },
+        { field: 'metadata', message: 'must be an object' },
+      ]),
+    );
   });
 
   it('when send_at is in the year 9999, then 400; a year ahead is the limit', async () => {
