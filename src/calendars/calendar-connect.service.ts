@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import type { SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import type { CalendarRepository } from './calendar.repository.ts';
-import type { CalendarSyncService, SyncOutcome } from './calendar-sync.service.ts';
+import type { CalendarSyncService, SyncOutcome, SyncRep } from './calendar-sync.service.ts';
 import { exchangeGoogleCode, googleAuthUrl } from './providers/google-oauth.ts';
 
 export interface CalendarStatus {
@@ -54,11 +54,7 @@ export class CalendarConnectService {
     return `${this.deps.config.http.publicUrl}/oauth/google/callback`;
   }
 
-  async connectIcs(
-    rep: { id: string; email: string },
-    rawUrl: string,
-    actor: string,
-  ): Promise<ConnectResult> {
+  async connectIcs(rep: SyncRep, rawUrl: string, actor: string): Promise<ConnectResult> {
     const url = parseFeedUrl(rawUrl, this.deps.config.calendars.allowFileUrls);
     await this.deps.calendars.connect({
       repId: rep.id,
@@ -76,7 +72,7 @@ export class CalendarConnectService {
   }
 
   /** Workspace-wide service account when configured, else a per-rep OAuth consent link. */
-  async connectGoogle(rep: { id: string; email: string }, actor: string): Promise<ConnectResult> {
+  async connectGoogle(rep: SyncRep, actor: string): Promise<ConnectResult> {
     const google = this.deps.config.calendars.google;
     if (google.serviceAccount) {
       await this.deps.calendars.connect({ repId: rep.id, provider: 'google', authKind: 'service_account' });
@@ -108,11 +104,7 @@ export class CalendarConnectService {
   }
 
   /** `/oauth/google/callback`: the consent came back; store the refresh token and sync. */
-  async completeGoogle(
-    code: string,
-    state: string,
-    loadRep: (id: string) => Promise<{ id: string; email: string } | undefined>,
-  ) {
+  async completeGoogle(code: string, state: string, loadRep: (id: string) => Promise<SyncRep | undefined>) {
     const repId = this.verifyState(state);
     const rep = await loadRep(repId);
     if (!rep) throw AppError.notFound('Rep', repId);
@@ -141,7 +133,7 @@ export class CalendarConnectService {
   }
 
   /** App-only access (an Entra admin consented for the tenant): the rep's mailbox is read by email. */
-  async connectMicrosoft(rep: { id: string; email: string }, actor: string): Promise<ConnectResult> {
+  async connectMicrosoft(rep: SyncRep, actor: string): Promise<ConnectResult> {
     const ms = this.deps.config.calendars.microsoft;
     if (!ms.tenantId || !ms.clientId || !ms.clientSecret) {
       throw new AppError(

@@ -78,6 +78,19 @@ export class CalendarRepository {
     }
   }
 
+  /**
+   * Swaps in a renewed credential (rotated refresh token, updated token cache) when the row still
+   * holds the one the sync started with: a reconnect that happened meanwhile is not overwritten.
+   */
+  async replaceCredentials(connectionId: string, previous: string | null, next: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE calendar_connections SET credentials = $3, updated_at = now()
+       WHERE id = $1 AND credentials IS NOT DISTINCT FROM $2`,
+      [connectionId, previous, next],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** Marks the connection broken; answers true only for the call that broke it (alert once). */
   async markBroken(repId: string, reason: string): Promise<boolean> {
     const { rowCount } = await this.pool.query(

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
+import type { SyncRep } from '../calendars/calendar-sync.service.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 
@@ -23,7 +24,7 @@ export function registerOAuthRoutes(
   scope: FastifyInstance,
   deps: {
     connect: CalendarConnectService;
-    loadRep: (id: string) => Promise<{ id: string; email: string } | undefined>;
+    loadRep: (id: string) => Promise<SyncRep | undefined>;
     logger: Logger;
   },
 ): void {

@@ -14,6 +14,7 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
+import { ianaZoneFor } from '../time-zones.ts';
 import {
   AccessTokenCache,
   parseRetryAfter,
@@ -51,51 +52,6 @@ const RETRY_STATUSES = new Set([429, 503, 504]);
 const MAX_WAIT_SECONDS = 60;
 /** Codes meaning the delta token is no longer honoured (VENDOR-FACTS §3). */
 const RESYNC_CODES = new Set(['syncstatenotfound', 'resyncrequired', 'syncstateinvalid']);
-
-/**
- * Windows zone names Outlook may use when an event keeps its own zone (CLDR windowsZones.xml,
- * territory "001"). We ask for UTC, so these only matter when Graph ignores the preference.
- */
-const WINDOWS_ZONES: Record<string, string> = {
-  UTC: 'UTC',
-  'Coordinated Universal Time': 'UTC',
-  'Greenwich Standard Time': 'Atlantic/Reykjavik',
-  'GMT Standard Time': 'Europe/London',
-  'W. Europe Standard Time': 'Europe/Berlin',
-  'Romance Standard Time': 'Europe/Paris',
-  'Central Europe Standard Time': 'Europe/Budapest',
-  'Central European Standard Time': 'Europe/Warsaw',
-  'E. Europe Standard Time': 'Europe/Chisinau',
-  'FLE Standard Time': 'Europe/Kiev',
-  'GTB Standard Time': 'Europe/Bucharest',
-  'Turkey Standard Time': 'Europe/Istanbul',
-  'Russian Standard Time': 'Europe/Moscow',
-  'Israel Standard Time': 'Asia/Jerusalem',
-  'South Africa Standard Time': 'Africa/Johannesburg',
-  'Arabian Standard Time': 'Asia/Dubai',
-  'India Standard Time': 'Asia/Calcutta',
-  'SE Asia Standard Time': 'Asia/Bangkok',
-  'Singapore Standard Time': 'Asia/Singapore',
-  'China Standard Time': 'Asia/Shanghai',
-  'Taipei Standard Time': 'Asia/Taipei',
-  'Tokyo Standard Time': 'Asia/Tokyo',
-  'Korea Standard Time': 'Asia/Seoul',
-  'W. Australia Standard Time': 'Australia/Perth',
-  'AUS Eastern Standard Time': 'Australia/Sydney',
-  'New Zealand Standard Time': 'Pacific/Auckland',
-  'Hawaiian Standard Time': 'Pacific/Honolulu',
-  'Alaskan Standard Time': 'America/Anchorage',
-  'Pacific Standard Time': 'America/Los_Angeles',
-  'US Mountain Standard Time': 'America/Phoenix',
-  'Mountain Standard Time': 'America/Denver',
-  'Central Standard Time': 'America/Chicago',
-  'Central Standard Time (Mexico)': 'America/Mexico_City',
-  'Canada Central Standard Time': 'America/Regina',
-  'Eastern Standard Time': 'America/New_York',
-  'Atlantic Standard Time': 'America/Halifax',
-  'E. South America Standard Time': 'America/Sao_Paulo',
-  'Argentina Standard Time': 'America/Buenos_Aires',
-};
 
 const optionalText = z.string().nullish();
 
@@ -488,7 +444,9 @@ function toInstant(value: z.infer<typeof dateTimeTimeZone>, allDay: boolean): Da
     const withOffset = DateTime.fromISO(value.dateTime, { setZone: true });
     return withOffset.isValid ? withOffset.toJSDate() : undefined;
   }
-  const zone = value.timeZone ? (WINDOWS_ZONES[value.timeZone] ?? value.timeZone) : 'UTC';
+  // We ask for UTC (Prefer: outlook.timezone), so a named zone only matters when Graph ignores it;
+  // it may then be an IANA or a Windows name.
+  const zone = value.timeZone ? (ianaZoneFor(value.timeZone) ?? value.timeZone) : 'UTC';
   let local = DateTime.fromISO(value.dateTime, { zone });
   // A zone name we cannot map: UTC is what we asked Graph for, so it is the likeliest reading.
   if (!local.isValid && local.invalidReason === 'unsupported zone')

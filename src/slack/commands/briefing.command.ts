@@ -216,7 +216,7 @@ export function register(app: App, deps: SlackDeps): void {
       }
       case 'connect': {
         const kind = args[0]?.toLowerCase() ?? '';
-        const target = { id: rep.id, email: rep.email };
+        const target = { id: rep.id, email: rep.email, timeZone: rep.timeZone };
         let connect: (() => Promise<ConnectResult>) | undefined;
         let raw: string | undefined;
         if (kind === 'google') connect = () => deps.calendarConnect.connectGoogle(target, actor);
