@@ -16,6 +16,7 @@ import { createMetrics } from './http/metrics.ts';
 import { registerOAuthRoutes } from './http/oauth.routes.ts';
 import { briefingRoutes } from './http/routes/briefings.routes.ts';
 import { messageRoutes } from './http/routes/messages.routes.ts';
+import { repCalendarRoutes } from './http/routes/rep-calendar.routes.ts';
 import { repRoutes } from './http/routes/reps.routes.ts';
 import { buildHttpServer } from './http/server.ts';
 import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
@@ -160,7 +161,12 @@ export async function startService(
       redis,
       metrics,
       apiKeys,
-      routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
+      routes: [
+        ...repRoutes(reps),
+        ...repCalendarRoutes({ reps, connect: briefings.connect }),
+        ...messageRoutes(delivery.service),
+        ...briefingRoutes(briefings.service),
+      ],
       rateLimitPerMinute: config.apiRateLimitPerMinute,
       redisPrefix: config.queuePrefix,
       webhooks: async (scope) => {

@@ -17,7 +17,14 @@ export interface CalendarStatus {
 
 export type ConnectResult =
   | { kind: 'connected'; provider: string; outcome: SyncOutcome }
+  | { kind: 'queued'; provider: string }
   | { kind: 'authorize'; provider: string; url: string };
+
+/**
+ * When the first sync runs: `now` (Slack, CLI: the person connecting hears at once whether the
+ * calendar can be read) or `queued` (the REST API answers without waiting on a vendor).
+ */
+export type FirstSync = 'now' | 'queued';
 
 /**
  * Connecting a rep's calendar from Slack or the API: validates what was given, stores the
@@ -35,8 +42,18 @@ export class CalendarConnectService {
       clock: Clock;
       /** Signs OAuth `state` so a callback cannot attach a calendar to someone else's rep. */
       stateKey: Buffer;
+      /** Queues a sync of the rep's calendar (the `calendar-sync` job); needed for `queued`. */
+      enqueueSync?: (repId: string) => Promise<void>;
     },
   ) {}
+
+  private async firstSync(rep: SyncRep, provider: string, when: FirstSync): Promise<ConnectResult> {
+    if (when === 'queued' && this.deps.enqueueSync) {
+      await this.deps.enqueueSync(rep.id);
+      return { kind: 'queued', provider };
+    }
+    return { kind: 'connected', provider, outcome: await this.deps.sync.sync(rep) };
+  }
 
   /** What App Home and `/briefing` show about a rep's calendar (never its credentials). */
   async status(repId: string): Promise<CalendarStatus | null> {
@@ -54,7 +71,12 @@ export class CalendarConnectService {
     return `${this.deps.config.http.publicUrl}/oauth/google/callback`;
   }
 
-  async connectIcs(rep: SyncRep, rawUrl: string, actor: string): Promise<ConnectResult> {
+  async connectIcs(
+    rep: SyncRep,
+    rawUrl: string,
+    actor: string,
+    when: FirstSync = 'now',
+  ): Promise<ConnectResult> {
     const url = parseFeedUrl(rawUrl, this.deps.config.calendars.allowFileUrls);
     await this.deps.calendars.connect({
       repId: rep.id,
@@ -68,11 +90,11 @@ export class CalendarConnectService {
       subject: rep.id,
       details: { provider: 'ics' },
     });
-    return { kind: 'connected', provider: 'ics', outcome: await this.deps.sync.sync(rep) };
+    return this.firstSync(rep, 'ics', when);
   }
 
   /** Workspace-wide service account when configured, else a per-rep OAuth consent link. */
-  async connectGoogle(rep: SyncRep, actor: string): Promise<ConnectResult> {
+  async connectGoogle(rep: SyncRep, actor: string, when: FirstSync = 'now'): Promise<ConnectResult> {
     const google = this.deps.config.calendars.google;
     if (google.serviceAccount) {
       await this.deps.calendars.connect({ repId: rep.id, provider: 'google', authKind: 'service_account' });
@@ -82,7 +104,7 @@ export class CalendarConnectService {
         subject: rep.id,
         details: { provider: 'google', auth: 'service_account' },
       });
-      return { kind: 'connected', provider: 'google', outcome: await this.deps.sync.sync(rep) };
+      return this.firstSync(rep, 'google', when);
     }
     if (!google.clientId) {
       throw new AppError(
@@ -133,7 +155,7 @@ export class CalendarConnectService {
   }
 
   /** App-only access (an Entra admin consented for the tenant): the rep's mailbox is read by email. */
-  async connectMicrosoft(rep: SyncRep, actor: string): Promise<ConnectResult> {
+  async connectMicrosoft(rep: SyncRep, actor: string, when: FirstSync = 'now'): Promise<ConnectResult> {
     const ms = this.deps.config.calendars.microsoft;
     if (!ms.tenantId || !ms.clientId || !ms.clientSecret) {
       throw new AppError(
@@ -149,7 +171,7 @@ export class CalendarConnectService {
       subject: rep.id,
       details: { provider: 'microsoft', auth: 'app' },
     });
-    return { kind: 'connected', provider: 'microsoft', outcome: await this.deps.sync.sync(rep) };
+    return this.firstSync(rep, 'microsoft', when);
   }
 
   signState(repId: string): string {

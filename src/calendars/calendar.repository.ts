@@ -14,6 +14,7 @@ export interface ConnectionRow {
   broken_at: Date | null;
   sync_state: CalendarSyncState;
   last_synced_at: Date | null;
+  updated_at: Date;
 }
 
 export interface MirrorEvent {

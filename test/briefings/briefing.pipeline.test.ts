@@ -278,6 +278,7 @@ describe('briefing pipeline', () => {
       enrichment: svc.briefings.enrichment,
       participants: undefined as never,
       clock,
+      syncCalendar: async () => undefined,
     });
     const job = { data: { briefingId: row.id }, attemptsMade: 4, opts: { attempts: 5 } } as unknown as Job;
     await expect(

@@ -247,6 +247,8 @@ export function register(app: App, deps: SlackDeps): void {
           async () => {
             const result = await run();
             if (result.kind === 'authorize') return authorizeMessage(result.provider, result.url);
+            // Slack connects with the first sync run now; a queued one only comes from the API.
+            if (result.kind === 'queued') return { text: 'Calendar connected; the first sync is queued.' };
             const outcome =
               result.outcome.status === 'broken'
                 ? { ...result.outcome, reason: scrub(result.outcome.reason) }
