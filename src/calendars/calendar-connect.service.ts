@@ -6,7 +6,7 @@ import type { SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import type { CalendarRepository } from './calendar.repository.ts';
 import type { CalendarSyncService, SyncOutcome, SyncRep } from './calendar-sync.service.ts';
-import { exchangeGoogleCode, googleAuthUrl } from './providers/google-oauth.ts';
+import { GoogleAuth } from './providers/google-auth.ts';
 
 export interface CalendarStatus {
   provider: 'google' | 'microsoft' | 'ics';
@@ -45,7 +45,21 @@ export class CalendarConnectService {
       /** Queues a sync of the rep's calendar (the `calendar-sync` job); needed for `queued`. */
       enqueueSync?: (repId: string) => Promise<void>;
     },
-  ) {}
+  ) {
+    const c = deps.config.calendars;
+    this.google = new GoogleAuth({
+      tokenUrl: c.google.tokenUrl,
+      authBaseUrl: c.google.authBaseUrl,
+      oauthClient:
+        c.google.clientId && c.google.clientSecret
+          ? { clientId: c.google.clientId, clientSecret: c.google.clientSecret }
+          : undefined,
+      timeoutMs: c.timeoutMs,
+    });
+  }
+
+  /** Consent links and code exchange for per-rep Google OAuth. */
+  private readonly google: GoogleAuth;
 
   private async firstSync(rep: SyncRep, provider: string, when: FirstSync): Promise<ConnectResult> {
     if (when === 'queued' && this.deps.enqueueSync) {
@@ -116,12 +130,7 @@ export class CalendarConnectService {
     return {
       kind: 'authorize',
       provider: 'google',
-      url: googleAuthUrl({
-        clientId: google.clientId,
-        redirectUri: this.redirectUri(),
-        state: this.signState(rep.id),
-        authBaseUrl: google.authBaseUrl,
-      }),
+      url: this.google.authUrl(this.redirectUri(), this.signState(rep.id)),
     };
   }
 
@@ -130,15 +139,7 @@ export class CalendarConnectService {
     const repId = this.verifyState(state);
     const rep = await loadRep(repId);
     if (!rep) throw AppError.notFound('Rep', repId);
-    const google = this.deps.config.calendars.google;
-    const { refreshToken } = await exchangeGoogleCode({
-      code,
-      clientId: google.clientId ?? '',
-      clientSecret: google.clientSecret ?? '',
-      redirectUri: this.redirectUri(),
-      tokenUrl: google.tokenUrl,
-      timeoutMs: this.deps.config.calendars.timeoutMs,
-    });
+    const { refreshToken } = await this.google.exchangeCode(code, this.redirectUri());
     await this.deps.calendars.connect({
       repId: rep.id,
       provider: 'google',

@@ -23,6 +23,7 @@ export function createCalendarProviders(config: Config): CalendarProviders {
     google: new GoogleCalendarProvider({
       baseUrl: c.google.baseUrl,
       tokenUrl: c.google.tokenUrl,
+      authBaseUrl: c.google.authBaseUrl,
       serviceAccount: c.google.serviceAccount,
       oauthClient:
         c.google.clientId && c.google.clientSecret
