@@ -7,6 +7,10 @@ import type { Clock } from '../shared/time.ts';
 import type { CalendarRepository } from './calendar.repository.ts';
 import type { CalendarSyncService, SyncOutcome, SyncRep } from './calendar-sync.service.ts';
 import { GoogleAuth } from './providers/google-auth.ts';
+import { MicrosoftAuth } from './providers/microsoft-auth.ts';
+
+/** The vendors whose per-rep consent comes back to `/oauth/<provider>/callback`. */
+export type OAuthProvider = 'google' | 'microsoft';
 
 export interface CalendarStatus {
   provider: 'google' | 'microsoft' | 'ics';
@@ -56,10 +60,18 @@ export class CalendarConnectService {
           : undefined,
       timeoutMs: c.timeoutMs,
     });
+    this.microsoft = new MicrosoftAuth({
+      loginBaseUrl: c.microsoft.loginBaseUrl,
+      tenantId: c.microsoft.tenantId,
+      clientId: c.microsoft.clientId,
+      clientSecret: c.microsoft.clientSecret,
+      timeoutMs: c.timeoutMs,
+    });
   }
 
-  /** Consent links and code exchange for per-rep Google OAuth. */
+  /** Consent links and code exchange for per-rep OAuth. */
   private readonly google: GoogleAuth;
+  private readonly microsoft: MicrosoftAuth;
 
   private async firstSync(rep: SyncRep, provider: string, when: FirstSync): Promise<ConnectResult> {
     if (when === 'queued' && this.deps.enqueueSync) {
@@ -81,8 +93,8 @@ export class CalendarConnectService {
     };
   }
 
-  private redirectUri(): string {
-    return `${this.deps.config.http.publicUrl}/oauth/google/callback`;
+  private redirectUri(provider: OAuthProvider = 'google'): string {
+    return `${this.deps.config.http.publicUrl}/oauth/${provider}/callback`;
   }
 
   async connectIcs(
@@ -156,14 +168,26 @@ export class CalendarConnectService {
   }
 
   /** App-only access (an Entra admin consented for the tenant): the rep's mailbox is read by email. */
+  /**
+   * App-only access (an Entra admin consented for the tenant: the rep's mailbox is read by email)
+   * or, with MICROSOFT_AUTH_MODE=delegated (the default without a tenant), a consent link for the
+   * rep to connect their own Microsoft 365 calendar.
+   */
   async connectMicrosoft(rep: SyncRep, actor: string, when: FirstSync = 'now'): Promise<ConnectResult> {
     const ms = this.deps.config.calendars.microsoft;
-    if (!ms.tenantId || !ms.clientId || !ms.clientSecret) {
+    if (!ms.clientId || !ms.clientSecret) {
       throw new AppError(
         'unavailable',
-        'Microsoft 365 is not set up on this Briefly: an admin must register an app with Calendars.Read (application) and set MICROSOFT_TENANT_ID, MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET (see README, "Calendars").',
+        'Microsoft 365 is not set up on this Briefly: an admin must register an app in Entra ID and set MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET, plus MICROSOFT_TENANT_ID for app-only access (see README, "Calendars").',
         { retryable: false },
       );
+    }
+    if (ms.authMode === 'delegated') {
+      return {
+        kind: 'authorize',
+        provider: 'microsoft',
+        url: await this.microsoft.authUrl(this.redirectUri('microsoft'), this.signState(rep.id, 'microsoft')),
+      };
     }
     await this.deps.calendars.connect({ repId: rep.id, provider: 'microsoft', authKind: 'app' });
     await this.deps.audit.record({
@@ -175,28 +199,63 @@ export class CalendarConnectService {
     return this.firstSync(rep, 'microsoft', when);
   }
 
-  signState(repId: string): string {
-    const expires = this.deps.clock.now().getTime() + 15 * 60_000;
-    const payload = `${repId}.${expires}`;
-    return `${payload}.${createHmac('sha256', this.deps.stateKey).update(payload).digest('base64url')}`;
+  /**
+   * `/oauth/microsoft/callback`: the rep consented; MSAL's token cache (with the refresh token)
+   * is stored encrypted and the calendar synced.
+   */
+  async completeMicrosoft(
+    code: string,
+    state: string,
+    loadRep: (id: string) => Promise<SyncRep | undefined>,
+  ) {
+    const repId = this.verifyState(state, 'microsoft');
+    const rep = await loadRep(repId);
+    if (!rep) throw AppError.notFound('Rep', repId);
+    const { credentials, username } = await this.microsoft.redeemCode(code, this.redirectUri('microsoft'));
+    await this.deps.calendars.connect({
+      repId: rep.id,
+      provider: 'microsoft',
+      authKind: 'delegated',
+      credentials: this.deps.box.seal({ ...credentials }),
+    });
+    await this.deps.audit.record({
+      actor: `oauth:${rep.id}`,
+      action: 'calendar.connect',
+      subject: rep.id,
+      details: { provider: 'microsoft', auth: 'delegated', account: username },
+    });
+    return { rep, account: username, outcome: await this.deps.sync.sync(rep) };
   }
 
-  verifyState(state: string): string {
+  /** `repId.expiry.hmac`, valid 15 minutes, for one provider's callback only. */
+  signState(repId: string, provider: OAuthProvider = 'google'): string {
+    const expires = this.deps.clock.now().getTime() + 15 * 60_000;
+    const payload = `${repId}.${expires}`;
+    return `${payload}.${this.stateMac(payload, provider).toString('base64url')}`;
+  }
+
+  verifyState(state: string, provider: OAuthProvider = 'google'): string {
     const [repId, expires, signature] = state.split('.');
     const bad = () =>
       new AppError(
         'validation_failed',
-        'The sign-in link is invalid or has expired: run /briefing connect google again',
+        `The sign-in link is invalid or has expired: run /briefing connect ${provider} again`,
         {
           fields: [{ field: 'query.state', message: 'is not a valid or current state' }],
         },
       );
     if (!repId || !expires || !signature) throw bad();
-    const expected = createHmac('sha256', this.deps.stateKey).update(`${repId}.${expires}`).digest();
+    const expected = this.stateMac(`${repId}.${expires}`, provider);
     const given = Buffer.from(signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
     if (Number(expires) < this.deps.clock.now().getTime()) throw bad();
     return repId;
+  }
+
+  /** Google's MAC is over the bare payload (links already handed out stay valid); others name themselves. */
+  private stateMac(payload: string, provider: OAuthProvider): Buffer {
+    const input = provider === 'google' ? payload : `${provider}:${payload}`;
+    return createHmac('sha256', this.deps.stateKey).update(input).digest();
   }
 }
 

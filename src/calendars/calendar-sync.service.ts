@@ -105,6 +105,7 @@ export class CalendarSyncService {
     if (state.windowEnd && new Date(state.windowEnd).getTime() < now.getTime() + 2 * 86_400_000) state = {};
     const provider = this.deps.providers[connection.provider];
     const log = this.deps.logger.child({ rep_id: rep.id, provider: connection.provider });
+    let stored = connection.credentials;
     const ref: CalendarConnectionRef = {
       repEmail: rep.email,
       calendarId: connection.calendar_id,
@@ -112,12 +113,11 @@ export class CalendarSyncService {
       credentials: connection.credentials ? this.deps.box.open(connection.credentials) : {},
       timeZone: rep.timeZone,
       saveCredentials: async (credentials) => {
-        // Only onto the connection that was read: a reconnect in the meantime must win.
-        const saved = await this.deps.repo.replaceCredentials(
-          connection.id,
-          connection.credentials,
-          this.deps.box.seal(credentials),
-        );
+        // Only onto the credentials this sync started from (or last saved): a reconnect in the
+        // meantime must win over a token refreshed for the old connection.
+        const next = this.deps.box.seal(credentials);
+        const saved = await this.deps.repo.replaceCredentials(connection.id, stored, next);
+        if (saved) stored = next;
         log.info(
           saved
             ? 'calendar credentials renewed'
