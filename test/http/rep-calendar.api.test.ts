@@ -111,6 +111,30 @@ describe('REST API /v1/reps/{id}/calendar', () => {
     expect(status.body).not.toContain('private-9f8e7d6c5b4a');
   });
 
+  it('when the feed names a zone nobody defines, then the sync logs a warning naming the zone and the rep, not the URL', async () => {
+    const id = await newRep('zed@acme.test');
+    const body = feed('api-zone@test')
+      .replace(/DTSTART:(\d{8}T\d{6})Z/, 'DTSTART;TZID=Island Standard Time:$1')
+      .replace(/DTEND:(\d{8}T\d{6})Z/, 'DTEND;TZID=Island Standard Time:$1');
+    nock(FEED_HOST).get('/private-zone-7c7c/basic.ics').reply(200, body);
+    const res = await svc.web.inject({
+      method: 'PUT',
+      url: `/v1/reps/${id}/calendar`,
+      headers: auth,
+      payload: { source: 'ics', url: `${FEED_HOST}/private-zone-7c7c/basic.ics` },
+    });
+    expect(res.statusCode).toBe(202);
+    const line = await until(
+      async () => svc.log.lines().find((l) => l.includes('calendar feed warning') && l.includes(id)),
+      'the zone warning',
+    );
+    const entry = JSON.parse(line);
+    expect(entry).toMatchObject({ level: 'warn', rep_id: id, provider: 'ics' });
+    expect(entry.warning).toContain('TZID "Island Standard Time"');
+    expect(entry.warning).toContain("the rep's zone America/New_York");
+    expect(line).not.toContain('private-zone-7c7c');
+  });
+
   it('when the feed refuses the queued first sync, then the connection is broken with the reason', async () => {
     const id = await newRep('rex@acme.test');
     nock(FEED_HOST).get('/gone.ics').reply(404);
