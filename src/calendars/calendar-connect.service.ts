@@ -36,6 +36,10 @@ export type FirstSync = 'now' | 'queued';
  * reported to the person who just connected rather than at 05:00 the next morning.
  */
 export class CalendarConnectService {
+  /** Consent links and code exchange for per-rep OAuth. */
+  private readonly google: GoogleAuth;
+  private readonly microsoft: MicrosoftAuth;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -68,10 +72,6 @@ export class CalendarConnectService {
       timeoutMs: c.timeoutMs,
     });
   }
-
-  /** Consent links and code exchange for per-rep OAuth. */
-  private readonly google: GoogleAuth;
-  private readonly microsoft: MicrosoftAuth;
 
   private async firstSync(rep: SyncRep, provider: string, when: FirstSync): Promise<ConnectResult> {
     if (when === 'queued' && this.deps.enqueueSync) {

@@ -1,15 +1,11 @@
-import {
-  AuthError,
-  type AuthenticationResult,
+import type {
+  AuthenticationResult,
   ConfidentialClientApplication,
-  type Configuration,
-  type ICachePlugin,
-  type INetworkModule,
-  InteractionRequiredAuthError,
-  LogLevel,
-  type NetworkRequestOptions,
-  type NetworkResponse,
-  ServerError,
+  Configuration,
+  ICachePlugin,
+  INetworkModule,
+  NetworkRequestOptions,
+  NetworkResponse,
 } from '@azure/msal-node';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
@@ -21,6 +17,15 @@ export const GRAPH_APP_SCOPES = ['https://graph.microsoft.com/.default'];
 export const GRAPH_DELEGATED_SCOPES = ['https://graph.microsoft.com/Calendars.Read'];
 
 const VENDOR = 'Microsoft sign-in';
+
+type Msal = typeof import('@azure/msal-node');
+let loading: Promise<Msal> | undefined;
+
+/** MSAL loads on first use: many deployments never talk to Microsoft, and every CLI run would pay for it. */
+function msal(): Promise<Msal> {
+  loading ??= import('@azure/msal-node');
+  return loading;
+}
 
 export interface MicrosoftAuthOptions {
   /** MICROSOFT_LOGIN_BASE_URL, https://login.microsoftonline.com in production. */
@@ -66,9 +71,10 @@ export class MicrosoftAuth {
   async appToken(): Promise<string> {
     const { tenantId } = this.options;
     if (!tenantId) throw notConfigured('app-only access needs MICROSOFT_TENANT_ID');
-    this.app ??= new ConfidentialClientApplication(this.configuration(tenantId));
+    this.app ??= await this.client(tenantId);
+    const app = this.app;
     const result = await this.call(() =>
-      (this.app as ConfidentialClientApplication).acquireTokenByClientCredential({
+      app.acquireTokenByClientCredential({
         scopes: GRAPH_APP_SCOPES,
       }),
     );
@@ -97,10 +103,12 @@ export class MicrosoftAuth {
       throw new CredentialError('Microsoft connection has no token cache or refresh token stored');
     }
     const cache = new CacheSlot(stored.success ? stored.data.msal_cache : '');
-    const app = new ConfidentialClientApplication(this.configuration(this.delegatedTenant(), cache.plugin()));
+    const app = await this.client(this.delegatedTenant(), cache.plugin());
     let result: AuthenticationResult;
     if (stored.success) {
-      const account = await app.getTokenCache().getAccountByHomeId(stored.data.home_account_id);
+      const account = await this.call(() =>
+        app.getTokenCache().getAccountByHomeId(stored.data.home_account_id),
+      );
       if (!account)
         throw new CredentialError('Microsoft connection: the stored token cache holds no account');
       result = await this.call(() =>
@@ -125,7 +133,7 @@ export class MicrosoftAuth {
 
   /** The consent URL for a rep connecting their own Microsoft 365 calendar. */
   async authUrl(redirectUri: string, state: string): Promise<string> {
-    const app = new ConfidentialClientApplication(this.configuration(this.delegatedTenant()));
+    const app = await this.client(this.delegatedTenant());
     return this.call(() =>
       app.getAuthCodeUrl({ scopes: GRAPH_DELEGATED_SCOPES, redirectUri, state, prompt: 'select_account' }),
     );
@@ -137,7 +145,7 @@ export class MicrosoftAuth {
     redirectUri: string,
   ): Promise<{ credentials: DelegatedCredentials; username: string }> {
     const cache = new CacheSlot('');
-    const app = new ConfidentialClientApplication(this.configuration(this.delegatedTenant(), cache.plugin()));
+    const app = await this.client(this.delegatedTenant(), cache.plugin());
     let result: AuthenticationResult;
     try {
       result = await this.call(() =>
@@ -174,7 +182,12 @@ export class MicrosoftAuth {
     return this.options.tenantId ?? 'common';
   }
 
-  private configuration(tenant: string, cachePlugin?: ICachePlugin): Configuration {
+  private async client(tenant: string, cachePlugin?: ICachePlugin): Promise<ConfidentialClientApplication> {
+    const library = await msal();
+    return new library.ConfidentialClientApplication(this.configuration(library, tenant, cachePlugin));
+  }
+
+  private configuration(library: Msal, tenant: string, cachePlugin?: ICachePlugin): Configuration {
     const { clientId, clientSecret } = this.options;
     if (!clientId || !clientSecret)
       throw notConfigured('MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET are not set');
@@ -198,11 +211,11 @@ export class MicrosoftAuth {
       },
       ...(cachePlugin ? { cache: { cachePlugin } } : {}),
       system: {
-        networkClient: new FetchNetworkClient(this.options.timeoutMs),
+        networkClient: new FetchNetworkClient(library, this.options.timeoutMs),
         // MSAL's own retry waits on its timer; the job queue retries with backoff instead.
         disableInternalRetries: true,
         loggerOptions: {
-          logLevel: LogLevel.Error,
+          logLevel: library.LogLevel.Error,
           piiLoggingEnabled: false,
           loggerCallback: () => undefined,
         },
@@ -215,7 +228,7 @@ export class MicrosoftAuth {
     try {
       return await run();
     } catch (error) {
-      throw classify(error);
+      throw classify(error, await msal());
     }
   }
 }
@@ -240,6 +253,19 @@ class CacheSlot {
   }
 }
 
+/** OAuth errors (RFC 6749 §5.2, Entra) that mean the grant itself is refused: asking again will not help. */
+const REFUSALS = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'interaction_required',
+  'consent_required',
+  'login_required',
+]);
+
 /** Error codes MSAL throws from a network module that rejects with a non-MSAL error. */
 const NETWORK_CODES = new Set(['network_error', 'request_timeout', 'endpoints_resolution_error']);
 
@@ -248,7 +274,10 @@ const NETWORK_CODES = new Set(['network_error', 'request_timeout', 'endpoints_re
  * HTML 502) become an OAuth-shaped error, so MSAL reports the status instead of a parse failure.
  */
 class FetchNetworkClient implements INetworkModule {
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly library: Msal,
+    private readonly timeoutMs: number,
+  ) {}
 
   sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options);
@@ -277,7 +306,7 @@ class FetchNetworkClient implements INetworkModule {
       const name = (error as { name?: string }).name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       // An AuthError passes through MSAL unchanged, so the reason survives.
-      throw new AuthError(
+      throw new this.library.AuthError(
         timedOut ? 'request_timeout' : 'network_error',
         timedOut ? 'token endpoint timed out' : 'token endpoint network error',
       );
@@ -319,7 +348,8 @@ function notConfigured(detail: string): AppError {
  * invalid_client) break the connection; throttling, outages and timeouts are retried. Entra's
  * descriptions carry AADSTS codes and trace ids: only the first line, cut short, is kept.
  */
-function classify(error: unknown): Error {
+function classify(error: unknown, library: Msal): Error {
+  const { AuthError, InteractionRequiredAuthError, ServerError } = library;
   if (error instanceof AppError) return error;
   if (!(error instanceof AuthError)) {
     return new AppError('vendor_error', `${VENDOR} failed: ${(error as Error)?.message ?? 'unknown error'}`, {
@@ -340,11 +370,17 @@ function classify(error: unknown): Error {
     );
   }
   const status = error instanceof ServerError ? error.status : undefined;
-  if (code === 'temporarily_unavailable' || (status !== undefined && (status === 429 || status >= 500))) {
+  if (code === 'temporarily_unavailable')
     return vendorUnavailable(VENDOR, `token endpoint answered ${status ?? code}`);
-  }
-  if (error instanceof InteractionRequiredAuthError || error instanceof ServerError) {
+  if (error instanceof InteractionRequiredAuthError || REFUSALS.has(code)) {
     return new CredentialError(`Microsoft refused the calendar credentials: ${detail}`);
+  }
+  // MSAL replays a recent 429/5xx from its throttling cache as a ServerError without a status.
+  if (error instanceof ServerError) {
+    if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+      return new CredentialError(`Microsoft refused the calendar credentials: ${detail}`);
+    }
+    return vendorUnavailable(VENDOR, `token endpoint answered ${status ?? code ?? 'an error'}`);
   }
   // Client-side MSAL errors (bad configuration, an unreadable cache): not the rep's doing.
   return new AppError('internal', `${VENDOR}: ${detail}`, { retryable: false, cause: error });

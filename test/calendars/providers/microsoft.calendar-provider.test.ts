@@ -389,6 +389,28 @@ describe('MicrosoftCalendarProvider throttling and errors', () => {
     expect(graphCall.isDone()).toBe(false);
   });
 
+  it('when the token endpoint throttles app-only requests, then the sync is unavailable, also while MSAL replays the 429', async () => {
+    const token = nock(LOGIN).post(`/${TENANT}/oauth2/v2.0/token`).query(true).reply(
+      429,
+      { error: 'temporarily_unavailable', error_description: 'AADSTS50196: loop detected' },
+      {
+        'Retry-After': '30',
+      },
+    );
+    const { provider } = makeProvider();
+
+    const first = await rejection(provider.sync(appConnection, {}, WINDOW));
+    // Within the Retry-After, MSAL answers from its throttling cache without calling Entra.
+    const second = await rejection(provider.sync(appConnection, {}, WINDOW));
+
+    expect(token.isDone()).toBe(true);
+    expect(second.message).not.toContain('network error');
+    for (const error of [first, second]) {
+      expect(error).not.toBeInstanceOf(CredentialError);
+      expect(error).toMatchObject({ code: 'unavailable', retryable: true });
+    }
+  });
+
   it('when the app secret is rejected (invalid_client), then CredentialError is thrown', async () => {
     nock(LOGIN).post(`/${TENANT}/oauth2/v2.0/token`).query(true).reply(401, { error: 'invalid_client' });
     const { provider } = makeProvider();
