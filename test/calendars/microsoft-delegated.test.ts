@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SecretBox } from '../../src/shared/crypto.ts';
-import { SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
+import { apiAuth, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
 
 const LOGIN = 'https://login.microsoft.test';
 const GRAPH = 'https://graph.microsoft.test';
@@ -141,6 +141,24 @@ describe('Microsoft 365 delegated connection (MSAL)', () => {
     );
     expect(url.searchParams.get('state')).toMatch(new RegExp(`^${rep.id}\\.\\d+\\.`));
     expect(url.searchParams.get('client_secret')).toBeNull();
+  });
+
+  it("when Microsoft is connected through the API, then 200 carries the rep's consent link for our callback", async () => {
+    const rep = await newRep('ann@contoso.test');
+    const res = await svc.web.inject({
+      method: 'PUT',
+      url: `/v1/reps/${rep.id}/calendar`,
+      headers: await apiAuth(svc),
+      payload: { source: 'microsoft' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ source: 'microsoft', status: 'authorize', first_sync: null });
+    const url = new URL(res.json().authorize_url);
+    expect(url.origin + url.pathname).toBe(`${LOGIN}/common/oauth2/v2.0/authorize`);
+    expect(url.searchParams.get('redirect_uri')).toBe(`${PUBLIC_URL}/oauth/microsoft/callback`);
+    expect(() =>
+      svc.briefings.connect.verifyState(String(url.searchParams.get('state')), 'microsoft'),
+    ).not.toThrow();
   });
 
   it('when the rep consents, then the code is redeemed, the refresh token is stored only encrypted and the calendar syncs', async () => {
