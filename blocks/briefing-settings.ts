@@ -160,7 +160,7 @@ export function authorizeMessage(provider: string, url: string): Message {
 
 const RECONNECT_ADVICE: Record<string, string> = {
   google: `Run ${CONNECT_COMMANDS.google} again and accept the access request; if your admin set up Briefly for the whole workspace, ask them to check its access to your calendar.`,
-  microsoft: `Ask an admin to check that Briefly's Microsoft app has the Calendars.Read (application) permission with admin consent, then run ${CONNECT_COMMANDS.microsoft} again.`,
+  microsoft: `Run ${CONNECT_COMMANDS.microsoft} again and sign in; if your admin set up Briefly for the whole company, ask them to check that its Microsoft app has the Calendars.Read permission with admin consent.`,
   ics: `Check that you copied the calendar's private ICS/iCal address and that it still opens in a browser, then run ${CONNECT_COMMANDS.ics} again.`,
 };
 

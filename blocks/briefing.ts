@@ -4,7 +4,6 @@ import {
   attendeeFirmographics,
   attendeeName,
   attendeeRole,
-  briefingZone,
   dayHeading,
   localTime,
   orderedAttendees,
@@ -15,6 +14,7 @@ import {
   shortDay,
   summaryLine,
   timeRange,
+  timesLine,
 } from '../emails/_components/briefing-format.ts';
 import type { BriefingAttendee, BriefingMeeting, BriefingModel } from '../src/briefings/briefing.model.ts';
 import { context, escapeMrkdwn, header, section } from './common.ts';
@@ -129,7 +129,9 @@ export function briefingBlocks(model: BriefingModel): { text: string; blocks: Kn
   const summary = summaryLine(model);
   const blocks: KnownBlock[] = [
     header(`Your briefing for ${dayHeading(model)}`),
-    context(`${escapeMrkdwn(dayHeading(model))} · times in ${clip(briefingZone(model), 100)} · ${summary}`),
+    context(
+      `${escapeMrkdwn(dayHeading(model))} · ${clip(timesLine(model).replace(/^Times/, 'times'), 200)} · ${summary}`,
+    ),
   ];
   if (model.enrichmentNote) blocks.push(context(`:warning: ${clip(model.enrichmentNote, 1000)}`));
   if (model.meetings.length === 0) blocks.push(section('No meetings today.'));

@@ -18,12 +18,14 @@ import {
   briefingSubject,
   briefingZone,
   dayHeading,
+  dayZoneLabel,
   orderedAttendees,
   organizerLabel,
   responseLabel,
   safeHttpUrl,
   summaryLine,
   timeRange,
+  timesLine,
 } from './_components/briefing-format.ts';
 import { Layout } from './_components/layout.tsx';
 
@@ -42,6 +44,12 @@ const externalBadge = badge('#fff4e5', '#9a3412');
 const internalBadge = badge('#eef2f7', '#374151');
 const firstMeetingBadge = badge('#e6f4ea', '#166534');
 
+/** "America/New_York, EDT (UTC-4)"; just "UTC" for UTC. */
+function zoneFooter(model: BriefingModel): string {
+  const zone = briefingZone(model);
+  return zone === 'UTC' ? zone : `${zone}, ${dayZoneLabel(model)}`;
+}
+
 /** The morning briefing: the rep's day, meeting by meeting, with who is in the room. */
 export default function Briefing(model: BriefingModel) {
   const summary = summaryLine(model);
@@ -50,12 +58,13 @@ export default function Briefing(model: BriefingModel) {
   return (
     <Layout
       preview={`${heading}: ${summary}`}
-      footer={`Sent by Briefly to ${model.rep.email}. Times are in ${briefingZone(model)}.`}
+      footer={`Sent by Briefly to ${model.rep.email}. Times are in ${zoneFooter(model)}.`}
     >
       <Heading as="h1" style={{ fontSize: '22px', margin: '0 0 4px' }}>
         {heading}
       </Heading>
-      <Text style={{ ...muted, fontSize: '15px', margin: '0 0 16px' }}>{summary}</Text>
+      <Text style={{ ...muted, fontSize: '15px', margin: '0 0 2px' }}>{summary}</Text>
+      <Text style={{ ...small, ...muted, margin: '0 0 16px' }}>{timesLine(model)}</Text>
       {model.enrichmentNote ? (
         <Text
           style={{

@@ -4,6 +4,7 @@ import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { DEFAULT_SCOPES, parseScopes } from './api-keys/scopes.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { DEMO_REP, runDemo } from './briefings/demo.ts';
+import { createCalendars } from './calendars/calendar.module.ts';
 import { type Config, ConfigError, loadConfig, secretValues } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
@@ -16,6 +17,8 @@ import {
 import { isAppError } from './errors.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { ROLES, type Role, startService } from './main.ts';
+import { RepRepository } from './reps/rep.repository.ts';
+import { systemClock } from './shared/time.ts';
 
 const USAGE = `Usage: briefly <command>
 
@@ -25,6 +28,8 @@ const USAGE = `Usage: briefly <command>
                                                  scopes: send, read, read:all, admin (default send,read)
   api-key revoke <id>                            revoke an API key
   api-key list                                   list API keys (never the keys themselves)
+  reps connect-ics <rep-email-or-id> <url>       connect a rep's calendar to an ICS feed (stored encrypted)
+                                                 and sync it once now
   demo                                           create a demo rep on the bundled sample calendar and send
                                                  today's briefing (without an email provider: an .eml in
                                                  EMAIL_OUTBOX_DIR)
@@ -112,6 +117,48 @@ async function main(argv: string[]): Promise<number> {
           return 0;
         }
         throw new UsageError('api-key takes: create <name> [--scopes send,read] | revoke <id> | list');
+      } finally {
+        await pool.end();
+      }
+    }
+    case 'reps': {
+      const [action, who, url, ...extra] = rest;
+      if (action !== 'connect-ics' || !who || !url || extra.length > 0)
+        throw new UsageError('reps takes: connect-ics <rep-email-or-id> <url>');
+      await prepareDatabase(config.databaseUrl);
+      const pool = createPool(config.databaseUrl, 2);
+      try {
+        const db = createDatabase(pool);
+        const reps = new RepRepository(db);
+        const rep = /^[0-9a-f-]{36}$/i.test(who)
+          ? await reps.findById(who)
+          : await reps.findByEmail(who.trim().toLowerCase());
+        if (!rep) throw new UsageError(`No rep has the id or email "${who}" (create one with POST /v1/reps)`);
+        const { connect } = createCalendars({
+          config,
+          pool,
+          audit: new AuditRepository(db),
+          clock: systemClock,
+          logger,
+        });
+        const result = await connect.connectIcs(
+          { id: rep.id, email: rep.email, timeZone: rep.timeZone },
+          url,
+          'cli',
+        );
+        const outcome = result.kind === 'connected' ? result.outcome : undefined;
+        if (outcome?.status === 'synced') {
+          process.stdout.write(
+            `ICS feed connected for ${rep.email} (rep ${rep.id}); first sync: ${outcome.upserted} events in the window.\n`,
+          );
+          return 0;
+        }
+        // The feed URL is a secret: only the reason (which never holds it) is printed.
+        const reason = outcome?.status === 'broken' ? outcome.reason : (outcome?.status ?? result.kind);
+        process.stderr.write(
+          `ICS feed stored for ${rep.email} (rep ${rep.id}), but it could not be read: ${reason}\n`,
+        );
+        return 1;
       } finally {
         await pool.end();
       }

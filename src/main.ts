@@ -19,6 +19,7 @@ import { buildMetricsServer } from './http/metrics-server.ts';
 import { registerOAuthRoutes } from './http/oauth.routes.ts';
 import { briefingRoutes } from './http/routes/briefings.routes.ts';
 import { messageRoutes } from './http/routes/messages.routes.ts';
+import { repCalendarRoutes } from './http/routes/rep-calendar.routes.ts';
 import { repRoutes } from './http/routes/reps.routes.ts';
 import { buildHttpServer, stopHttpServer } from './http/server.ts';
 import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
@@ -196,6 +197,7 @@ export async function startService(
       apiKeys,
       routes: [
         ...repRoutes(reps),
+        ...repCalendarRoutes({ reps, connect: briefings.connect }),
         ...messageRoutes(delivery.service, {
           bodyLimit: config.http.bodyLimit,
           attachmentsMaxBytes: config.email.attachmentsMaxBytes,

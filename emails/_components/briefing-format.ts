@@ -29,6 +29,75 @@ function instant(model: BriefingModel, iso: string): DateTime {
   return DateTime.fromISO(iso, { setZone: false }).setZone(briefingZone(model)).setLocale(LOCALE);
 }
 
+/**
+ * Locales whose short zone names people actually use: ICU gives "EDT" only in en-US, "BST" and
+ * "CET" in en-GB, "IST" (India) in en-IN, "AEST"/"LHDT" in en-AU; elsewhere it says "GMT+9".
+ */
+const ABBREVIATION_LOCALES = ['en-US', 'en-GB', 'en-IN', 'en-AU'];
+
+/** "UTC-4", "UTC+5:30", "UTC+0". */
+function offsetText(at: DateTime): string {
+  const minutes = at.offset;
+  const sign = minutes < 0 ? '-' : '+';
+  const hours = Math.floor(Math.abs(minutes) / 60);
+  const rest = Math.abs(minutes) % 60;
+  return `UTC${sign}${hours}${rest ? `:${String(rest).padStart(2, '0')}` : ''}`;
+}
+
+/**
+ * The zone as a person reads it at one instant: "EDT (UTC-4)", "IST (UTC+5:30)", "LHDT (UTC+11)",
+ * or just "UTC+9" where no abbreviation is in common use (ICU would only say "GMT+9"), and "UTC".
+ */
+export function zoneLabelAt(at: DateTime): string {
+  if (at.zoneName === 'UTC') return 'UTC';
+  const offset = offsetText(at);
+  for (const locale of ABBREVIATION_LOCALES) {
+    const abbreviation = at.setLocale(locale).toFormat('ZZZZ');
+    if (/^[A-Z]{2,5}$/.test(abbreviation)) return `${abbreviation} (${offset})`;
+  }
+  return offset;
+}
+
+/** Where the briefing's local day changes offset (a DST switch), the first instant of the new one. */
+function offsetChange(model: BriefingModel): DateTime | undefined {
+  const start = localDay(model).startOf('day');
+  const end = start.plus({ days: 1 });
+  if (start.offset === end.offset) return undefined;
+  let low = start.toMillis();
+  let high = end.toMillis();
+  while (high - low > 60_000) {
+    const middle = Math.floor((low + high) / 2 / 60_000) * 60_000;
+    if (DateTime.fromMillis(middle, { zone: start.zone }).offset === start.offset) low = middle;
+    else high = middle;
+  }
+  return DateTime.fromMillis(high, { zone: start.zone, locale: LOCALE });
+}
+
+/**
+ * The zone of the briefing's day: "EDT (UTC-4)"; on a DST day both, with the local time of the
+ * switch as it reads after it: "EST (UTC-5), EDT (UTC-4) from 03:00".
+ */
+export function dayZoneLabel(model: BriefingModel): string {
+  const start = localDay(model).startOf('day');
+  const change = offsetChange(model);
+  if (!change) return zoneLabelAt(start);
+  return `${zoneLabelAt(start)}, ${zoneLabelAt(change)} from ${change.toFormat('HH:mm')}`;
+}
+
+/** On a DST day each meeting names its own offset ("EDT (UTC-4)"); on other days undefined. */
+export function meetingZoneLabel(model: BriefingModel, meeting: BriefingMeeting): string | undefined {
+  if (!offsetChange(model)) return undefined;
+  const start = instant(model, meeting.startsAt);
+  return start.isValid ? zoneLabelAt(start) : undefined;
+}
+
+/** "Times in EDT (UTC-4) · America/New_York" (the abbreviation alone is ambiguous: IST, CST). */
+export function timesLine(model: BriefingModel): string {
+  const zone = briefingZone(model);
+  const label = dayZoneLabel(model);
+  return zone === 'UTC' ? 'Times in UTC' : `Times in ${label} · ${zone}`;
+}
+
 /** "Tuesday, 24 November" */
 export function dayHeading(model: BriefingModel): string {
   return localDay(model).toFormat('cccc, d LLLL');
@@ -41,14 +110,16 @@ export function shortDay(model: BriefingModel): string {
 
 /**
  * "09:30–10:15" in the rep's zone. An end (or start) on another local day than the briefing's
- * carries its weekday ("23:30–Wed 00:15"), so a late call is not read as a morning one.
+ * carries its weekday ("23:30–Wed 00:15"), so a late call is not read as a morning one. On a DST
+ * day the meeting names its offset ("09:30–10:15 EDT (UTC-4)"): the day has two.
  */
 export function timeRange(model: BriefingModel, meeting: BriefingMeeting): string {
   const start = instant(model, meeting.startsAt);
   const end = instant(model, meeting.endsAt);
   // The end names its day only when it differs from the start's: "Tue 09:30–10:00", "23:30–Wed 00:15".
   const sameDay = start.isValid && end.isValid && start.toISODate() === end.toISODate();
-  return `${localTime(model, meeting.startsAt)}–${sameDay ? end.toFormat('HH:mm') : localTime(model, meeting.endsAt)}`;
+  const zone = meetingZoneLabel(model, meeting);
+  return `${localTime(model, meeting.startsAt)}–${sameDay ? end.toFormat('HH:mm') : localTime(model, meeting.endsAt)}${zone ? ` ${zone}` : ''}`;
 }
 
 /** One instant as the rep reads it: "09:30", or "Wed 00:30" when on another local day. */

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { CALENDAR_SYNC_JOB } from '../calendars/calendar.module.ts';
 import type { CachedEnrichmentProvider } from '../enrichment/cached.enrichment-provider.ts';
 import type { ParticipantRepository } from '../enrichment/participant.repository.ts';
 import { AppError } from '../errors.ts';
@@ -14,6 +15,7 @@ function lastAttempt(job: Job, error: unknown): boolean {
 
 export function briefingJobHandlers(deps: {
   service: BriefingService;
+  syncCalendar: (repId: string) => Promise<unknown>;
   enrichment: CachedEnrichmentProvider;
   participants: ParticipantRepository;
   clock: Clock;
@@ -45,6 +47,8 @@ export function briefingJobHandlers(deps: {
     briefings: {
       [PREPARE_JOB]: step((id) => deps.service.prepare(id)),
       [FINALIZE_JOB]: step((id) => deps.service.finalize(id)),
+      // A dead credential is not an error here: the sync marks it broken and alerts once.
+      [CALENDAR_SYNC_JOB]: async (job) => deps.syncCalendar(String(job.data.repId ?? '')),
     },
     enrichment: {
       [ENRICH_JOB]: async (job) => {

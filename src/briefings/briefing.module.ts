@@ -1,18 +1,13 @@
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { briefingBlocks } from '../../blocks/briefing.ts';
 import { calendarBrokenAlert, calendarBrokenDm } from '../../blocks/calendar.ts';
 import type { AlertService } from '../alerts/alert.service.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
-import { CalendarRepository } from '../calendars/calendar.repository.ts';
-import { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
-import {
-  type CalendarProviders,
-  CalendarSyncService,
-  createCalendarProviders,
-} from '../calendars/calendar-sync.service.ts';
+import { createCalendars } from '../calendars/calendar.module.ts';
+import type { CalendarRepository } from '../calendars/calendar.repository.ts';
+import type { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
+import type { CalendarProviders, CalendarSyncService } from '../calendars/calendar-sync.service.ts';
 import type { Config } from '../config/config.ts';
 import type { DeliveryService } from '../delivery/delivery.service.ts';
 import { CachedEnrichmentProvider } from '../enrichment/cached.enrichment-provider.ts';
@@ -24,7 +19,6 @@ import type { Queues } from '../jobs/queues.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepRepository } from '../reps/rep.repository.ts';
-import { loadOrCreateDevKey, SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import { briefingJobHandlers } from './briefing.handlers.ts';
 import { BriefingRepository } from './briefing.repository.ts';
@@ -59,14 +53,6 @@ export function createEnrichmentProvider(config: Config): EnrichmentProvider {
   }
 }
 
-/** ENCRYPTION_KEY, or in development a key kept beside the outbox (var/dev-encryption.key). */
-export function encryptionKeyFor(config: Config, logger: Logger): Buffer {
-  if (config.encryptionKey) return config.encryptionKey;
-  const path = join(config.email.outboxDir, '..', 'dev-encryption.key');
-  logger.warn('ENCRYPTION_KEY is not set: stored calendar credentials use a development key', { path });
-  return loadOrCreateDevKey(path);
-}
-
 /** Composition of the briefing pipeline: calendars, enrichment, briefings and their jobs. */
 export function createBriefings(deps: {
   config: Config;
@@ -85,9 +71,6 @@ export function createBriefings(deps: {
 }): Briefings {
   const { config, clock } = deps;
   const logger = deps.logger.child({ component: 'briefings' });
-  const key = encryptionKeyFor(config, logger);
-  const box = new SecretBox(key);
-  const calendars = new CalendarRepository(deps.pool);
   const participants = new ParticipantRepository(deps.pool);
   const enrichment = new CachedEnrichmentProvider(
     deps.enrichmentProvider ?? createEnrichmentProvider(config),
@@ -112,15 +95,18 @@ export function createBriefings(deps: {
       },
     },
   );
-  const sync = new CalendarSyncService({
+  const {
     repo: calendars,
-    providers: deps.calendarProviders ?? createCalendarProviders(config),
-    box,
+    sync,
+    connect,
+  } = createCalendars({
+    config,
+    pool: deps.pool,
+    audit: deps.audit,
     clock,
     logger,
-    // The mirror never reaches back past what the retention purge deletes (it would only re-fetch it).
-    historyDays: Math.min(config.calendars.historyDays, config.retention.calendar_events),
-    horizonDays: config.calendars.horizonDays,
+    providers: deps.calendarProviders,
+    queues: deps.queues,
     onBroken: async (repId, provider, reason) => {
       const rep = await deps.reps.findById(repId);
       if (!rep) return;
@@ -152,22 +138,22 @@ export function createBriefings(deps: {
       slackBlocks: deps.slackConnected ? briefingBlocks : undefined,
     },
   });
-  const connect = new CalendarConnectService({
-    config,
-    calendars,
-    sync,
-    box,
-    audit: deps.audit,
-    clock,
-    // A key of its own for OAuth state, derived so that one secret (ENCRYPTION_KEY) is enough.
-    stateKey: createHash('sha256').update(key).update('briefly-oauth-state').digest(),
-  });
   return {
     service,
     sync,
     calendars,
     enrichment,
     connect,
-    handlers: briefingJobHandlers({ service, enrichment, participants, clock }),
+    handlers: briefingJobHandlers({
+      service,
+      enrichment,
+      participants,
+      clock,
+      syncCalendar: async (repId) => {
+        const rep = await deps.reps.findById(repId);
+        if (!rep) return { status: 'no_rep' };
+        return sync.sync({ id: rep.id, email: rep.email, timeZone: rep.timeZone });
+      },
+    }),
   };
 }

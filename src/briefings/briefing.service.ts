@@ -158,7 +158,7 @@ export class BriefingService {
 
   /** Syncs, then tells the caller whether the calendar can be used (a broken one cannot). */
   private async syncFor(rep: BriefingRep): Promise<SyncOutcome> {
-    return this.deps.sync.sync({ id: rep.id, email: rep.email });
+    return this.deps.sync.sync({ id: rep.id, email: rep.email, timeZone: rep.timeZone });
   }
 
   /** External attendees the cache does not know yet go to the (rate-limited) enrichment queue. */

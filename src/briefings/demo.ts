@@ -16,7 +16,7 @@ export const DEMO_REP = {
 export async function runDemo(service: Service, logger: Logger, options: { waitMs?: number } = {}) {
   const existing = await service.reps.findByEmail(DEMO_REP.email);
   const rep = existing ?? (await service.reps.create(DEMO_REP, { id: 'cli' }));
-  const row = { id: rep.id, email: DEMO_REP.email };
+  const row = { id: rep.id, email: DEMO_REP.email, timeZone: existing?.timeZone ?? DEMO_REP.time_zone };
   const connected = await service.briefings.connect.connectIcs(row, DEMO_CALENDAR_URL, 'cli');
   if (connected.kind !== 'connected' || connected.outcome.status !== 'synced') {
     throw new Error(`the demo calendar did not sync: ${JSON.stringify(connected)}`);

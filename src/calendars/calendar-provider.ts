@@ -19,6 +19,14 @@ export interface CalendarConnectionRef {
   authKind: string;
   /** Decrypted credentials (refresh token, ICS URL...). Never logged, never put in a job. */
   credentials: Record<string, string>;
+  /** The rep's IANA zone: ICS floating times (no Z, no TZID) and undefined TZIDs are read in it. */
+  timeZone?: string;
+  /**
+   * Replaces the stored credentials (sealed by the caller). Adapters call it as soon as a vendor
+   * issues a new credential (Entra rotates refresh tokens on use), before anything else can fail,
+   * so a connection never keeps a grant the vendor has already superseded.
+   */
+  saveCredentials?: (credentials: Record<string, string>) => Promise<void>;
 }
 
 /** The span a full sync asks for; incremental syncs keep the span their cursor was opened with. */
@@ -57,6 +65,8 @@ export interface SyncResult {
   state: CalendarSyncState;
   /** ICS 304 Not Modified (or an empty delta): nothing to apply. */
   unchanged?: boolean;
+  /** Things the rep's admin should know about the feed (an unknown zone name); no secrets. */
+  warnings?: string[];
 }
 
 /**

@@ -5,6 +5,7 @@ import type { SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import type { CalendarRepository, ConnectionRow } from './calendar.repository.ts';
 import {
+  type CalendarConnectionRef,
   type CalendarProvider,
   CredentialError,
   FullSyncRequiredError,
@@ -22,6 +23,7 @@ export function createCalendarProviders(config: Config): CalendarProviders {
     google: new GoogleCalendarProvider({
       baseUrl: c.google.baseUrl,
       tokenUrl: c.google.tokenUrl,
+      authBaseUrl: c.google.authBaseUrl,
       serviceAccount: c.google.serviceAccount,
       oauthClient:
         c.google.clientId && c.google.clientSecret
@@ -43,6 +45,13 @@ export function createCalendarProviders(config: Config): CalendarProviders {
       allowFileUrls: c.allowFileUrls,
     }),
   };
+}
+
+/** Whose calendar: the zone reads ICS floating times, the email names the mailbox to read. */
+export interface SyncRep {
+  id: string;
+  email: string;
+  timeZone: string;
 }
 
 export type SyncOutcome =
@@ -82,7 +91,7 @@ export class CalendarSyncService {
     };
   }
 
-  async sync(rep: { id: string; email: string }): Promise<SyncOutcome> {
+  async sync(rep: SyncRep): Promise<SyncOutcome> {
     const connection = await this.deps.repo.connection(rep.id);
     if (!connection) return { status: 'not_connected' };
     if (connection.status === 'broken') {
@@ -95,13 +104,27 @@ export class CalendarSyncService {
     // its end comes within two days, or tomorrow's meetings would fall outside it.
     if (state.windowEnd && new Date(state.windowEnd).getTime() < now.getTime() + 2 * 86_400_000) state = {};
     const provider = this.deps.providers[connection.provider];
-    const ref = {
+    const log = this.deps.logger.child({ rep_id: rep.id, provider: connection.provider });
+    let stored = connection.credentials;
+    const ref: CalendarConnectionRef = {
       repEmail: rep.email,
       calendarId: connection.calendar_id,
       authKind: connection.auth_kind,
       credentials: connection.credentials ? this.deps.box.open(connection.credentials) : {},
+      timeZone: rep.timeZone,
+      saveCredentials: async (credentials) => {
+        // Only onto the credentials this sync started from (or last saved): a reconnect in the
+        // meantime must win over a token refreshed for the old connection.
+        const next = this.deps.box.seal(credentials);
+        const saved = await this.deps.repo.replaceCredentials(connection.id, stored, next);
+        if (saved) stored = next;
+        log.info(
+          saved
+            ? 'calendar credentials renewed'
+            : 'renewed calendar credentials not stored: reconnected meanwhile',
+        );
+      },
     };
-    const log = this.deps.logger.child({ rep_id: rep.id, provider: connection.provider });
     try {
       let result: Awaited<ReturnType<CalendarProvider['sync']>>;
       try {
@@ -114,6 +137,7 @@ export class CalendarSyncService {
         await this.deps.repo.clearMirror(rep.id);
         result = await provider.sync(ref, {}, window);
       }
+      for (const warning of result.warnings ?? []) log.warn('calendar feed warning', { warning });
       if (result.unchanged) {
         await this.deps.repo.touch(rep.id);
         return { status: 'synced', full: false, upserted: 0, removed: 0, unchanged: true };

@@ -15,6 +15,7 @@ export interface ConnectionRow {
   broken_at: Date | null;
   sync_state: CalendarSyncState;
   last_synced_at: Date | null;
+  updated_at: Date;
 }
 
 export interface MirrorEvent {
@@ -80,6 +81,19 @@ export class CalendarRepository {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Swaps in a renewed credential (rotated refresh token, updated token cache) when the row still
+   * holds the one the sync started with: a reconnect that happened meanwhile is not overwritten.
+   */
+  async replaceCredentials(connectionId: string, previous: string | null, next: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE calendar_connections SET credentials = $3, updated_at = now()
+       WHERE id = $1 AND credentials IS NOT DISTINCT FROM $2`,
+      [connectionId, previous, next],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   /** Marks the connection broken; answers true only for the call that broke it (alert once). */

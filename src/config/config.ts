@@ -169,6 +169,9 @@ const envSchema = z
     MICROSOFT_TENANT_ID: optionalString,
     MICROSOFT_CLIENT_ID: optionalString,
     MICROSOFT_CLIENT_SECRET: optionalString,
+    MICROSOFT_AUTH_MODE: z
+      .enum(['app', 'delegated', ''], { message: 'must be app or delegated' })
+      .default(''),
     ENRICHMENT_PROVIDER: z.enum(['pdl', 'apollo', 'none', '']).default(''),
     PDL_API_KEY: optionalString,
     PDL_BASE_URL: url(['http:', 'https:']).default('https://api.peopledatalabs.com'),
@@ -235,6 +238,12 @@ const envSchema = z
         code: 'custom',
         path: ['MICROSOFT_CLIENT_SECRET'],
         message: 'is required with MICROSOFT_CLIENT_ID',
+      });
+    if (env.MICROSOFT_AUTH_MODE === 'app' && env.MICROSOFT_CLIENT_ID && !env.MICROSOFT_TENANT_ID)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MICROSOFT_TENANT_ID'],
+        message: 'is required with MICROSOFT_AUTH_MODE=app (app-only access is granted per tenant)',
       });
     if (env.GOOGLE_CLIENT_ID && !env.GOOGLE_CLIENT_SECRET)
       ctx.addIssue({
@@ -440,6 +449,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         tenantId: e.MICROSOFT_TENANT_ID,
         clientId: e.MICROSOFT_CLIENT_ID,
         clientSecret: e.MICROSOFT_CLIENT_SECRET,
+        // App-only needs an admin's consent in one tenant; without a tenant, each rep consents.
+        authMode: e.MICROSOFT_AUTH_MODE || (e.MICROSOFT_TENANT_ID ? 'app' : 'delegated'),
       },
     },
     enrichment: {

@@ -303,6 +303,8 @@ export interface CalendarSyncState {
   /** The window the cursor was opened for (Graph delta links and Google time-bounded syncs keep it). */
   windowStart?: string;
   windowEnd?: string;
+  /** ICS: the rep's zone the feed's floating times were read in (a new zone re-reads the feed). */
+  timeZone?: string;
 }
 
 export const calendarConnections = pgTable('calendar_connections', {

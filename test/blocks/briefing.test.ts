@@ -90,7 +90,7 @@ describe('briefing blocks', () => {
       text: { type: 'plain_text', text: 'Your briefing for Tuesday, 24 November', emoji: true },
     });
     expect(texts(blocks)[1]).toBe(
-      'Tuesday, 24 November · times in Europe/London · 4 meetings, 5 external people, 2 all-day events',
+      'Tuesday, 24 November · times in GMT (UTC+0) · Europe/London · 4 meetings, 5 external people, 2 all-day events',
     );
     expect(blocks.filter((b) => b.type === 'divider')).toHaveLength(4);
     const all = texts(blocks).join('\n');
@@ -250,6 +250,29 @@ describe('briefing blocks', () => {
     expect(list.length).toBeLessThanOrEqual(2000);
     expect(list).toMatch(/\n…and \d+ more attendees$/);
     expect(limitViolations(blocks)).toEqual([]);
+  });
+
+  it('when the rep is in New York on the spring DST day, then the context names both offsets and each meeting its own', () => {
+    const { blocks } = briefingBlocks({
+      ...FIXED_BRIEFING,
+      allDay: [],
+      timeZone: 'America/New_York',
+      localDate: '2026-03-08',
+      windowStart: '2026-03-08T05:00:00.000Z',
+      meetings: [
+        briefingMeeting({ startsAt: '2026-03-08T06:30:00.000Z', endsAt: '2026-03-08T07:00:00.000Z' }),
+        briefingMeeting({ startsAt: '2026-03-08T19:00:00.000Z', endsAt: '2026-03-08T20:00:00.000Z' }),
+      ],
+    });
+    const all = texts(blocks);
+    expect(all[1]).toContain('times in EST (UTC-5), EDT (UTC-4) from 03:00 · America/New_York');
+    expect(all.join('\n')).toContain('*01:30–03:00 EST (UTC-5)*');
+    expect(all.join('\n')).toContain('*15:00–16:00 EDT (UTC-4)*');
+  });
+
+  it('when the rep is in Kolkata, then the context names IST and UTC+5:30', () => {
+    const { blocks } = briefingBlocks({ ...FIXED_BRIEFING, timeZone: 'Asia/Kolkata' });
+    expect(texts(blocks)[1]).toContain('times in IST (UTC+5:30) · Asia/Kolkata');
   });
 
   it('when there are no meetings and no all-day events, then one section says so', () => {

@@ -260,7 +260,7 @@ describe('briefing pipeline', () => {
     ).rows[0];
     expect(connection).toEqual({ status: 'broken', broken_reason: 'ICS feed answered 401' });
     // A second sync attempt (e.g. /briefing) does not alert again.
-    await svc.briefings.sync.sync({ id: broken.id, email: 'revoked@acme.test' });
+    await svc.briefings.sync.sync({ id: broken.id, email: 'revoked@acme.test', timeZone: 'UTC' });
     const posts = await svc.db.query(
       "SELECT kind FROM slack_posts WHERE kind LIKE 'calendar-broken%' AND copy_of IS NULL ORDER BY kind",
     );
@@ -278,6 +278,7 @@ describe('briefing pipeline', () => {
       enrichment: svc.briefings.enrichment,
       participants: undefined as never,
       clock,
+      syncCalendar: async () => undefined,
     });
     const job = { data: { briefingId: row.id }, attemptsMade: 4, opts: { attempts: 5 } } as unknown as Job;
     await expect(

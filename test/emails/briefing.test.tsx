@@ -52,7 +52,8 @@ describe('briefing email', () => {
     expect(subject).toBe('Your briefing for Tue 24 Nov: 4 meetings');
     expect(text).toContain('Tuesday, 24 November');
     expect(text).toContain('4 meetings, 5 external people, 2 all-day events');
-    expect(text).toContain('Times are in Europe/London.');
+    expect(text).toContain('Times in GMT (UTC+0) · Europe/London');
+    expect(text).toContain('Times are in Europe/London, GMT (UTC+0).');
   });
 
   it('when a meeting has attendees, then external people come first, the rep is left out and markers show', async () => {
@@ -221,6 +222,62 @@ describe('briefing email', () => {
     );
     expect(text).toContain('09:00–09:30');
     expect(text).toContain('Times are in UTC.');
+  });
+
+  it('when the rep is in New York, then times name EDT and its offset, and a 15:00 meeting reads 15:00', async () => {
+    const { text } = await renderBriefingEmail(
+      model({
+        timeZone: 'America/New_York',
+        localDate: '2026-03-10',
+        windowStart: '2026-03-10T04:00:00.000Z',
+        meetings: [
+          briefingMeeting({ startsAt: '2026-03-10T19:00:00.000Z', endsAt: '2026-03-10T20:00:00.000Z' }),
+        ],
+      }),
+    );
+    expect(text).toContain('Times in EDT (UTC-4) · America/New_York');
+    expect(text).toContain('Times are in America/New_York, EDT (UTC-4).');
+    expect(text).toContain('15:00–16:00\n');
+  });
+
+  it('when the day is a DST switch, then the header names both offsets and each meeting its own', async () => {
+    const { text } = await renderBriefingEmail(
+      model({
+        timeZone: 'America/New_York',
+        localDate: '2026-03-08',
+        windowStart: '2026-03-08T05:00:00.000Z',
+        meetings: [
+          briefingMeeting({ startsAt: '2026-03-08T06:30:00.000Z', endsAt: '2026-03-08T07:00:00.000Z' }),
+          briefingMeeting({ startsAt: '2026-03-08T13:00:00.000Z', endsAt: '2026-03-08T13:30:00.000Z' }),
+        ],
+      }),
+    );
+    expect(text).toContain('Times in EST (UTC-5), EDT (UTC-4) from 03:00 · America/New_York');
+    // 06:30Z–07:00Z: half an hour that ends after the clocks jumped from 02:00 to 03:00.
+    expect(text).toContain('01:30–03:00 EST (UTC-5)');
+    expect(text).toContain('09:00–09:30 EDT (UTC-4)');
+  });
+
+  it('when the rep is in Kolkata or on Lord Howe, then half-hour offsets show with the local abbreviation', async () => {
+    const kolkata = await renderBriefingEmail(
+      model({ timeZone: 'Asia/Kolkata', meetings: [briefingMeeting()] }),
+    );
+    expect(kolkata.text).toContain('Times in IST (UTC+5:30) · Asia/Kolkata');
+    expect(kolkata.text).toContain('14:30–15:00');
+    const lordHowe = await renderBriefingEmail(
+      model({ timeZone: 'Australia/Lord_Howe', meetings: [briefingMeeting()] }),
+    );
+    // November is Lord Howe's summer: half an hour of DST on top of UTC+10:30.
+    expect(lordHowe.text).toContain('Times in LHDT (UTC+11) · Australia/Lord_Howe');
+    expect(lordHowe.text).toContain('20:00–20:30');
+  });
+
+  it('when the rep is in a zone without a common abbreviation, then only the offset is named', async () => {
+    const { text } = await renderBriefingEmail(
+      model({ timeZone: 'Asia/Tokyo', meetings: [briefingMeeting()] }),
+    );
+    expect(text).toContain('Times in UTC+9 · Asia/Tokyo');
+    expect(text).not.toContain('GMT+9');
   });
 
   it('when the preview props render, then they show three meetings and the all-day event', async () => {

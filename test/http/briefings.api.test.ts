@@ -54,7 +54,7 @@ afterAll(async () => {
 async function repWithFeed(email: string) {
   const rep = await svc.reps.create({ name: 'Rita', email, time_zone: 'UTC' }, { id: 'test' });
   nock(FEED).get('/rita.ics').reply(200, tomorrowMeeting(), { etag: '"v1"' });
-  await svc.briefings.connect.connectIcs({ id: rep.id, email }, `${FEED}/rita.ics`, 'test');
+  await svc.briefings.connect.connectIcs({ id: rep.id, email, timeZone: 'UTC' }, `${FEED}/rita.ics`, 'test');
   return rep;
 }
 
@@ -142,7 +142,10 @@ describe('Google OAuth connection', () => {
       { name: 'Gus', email: 'gus@acme.test', time_zone: 'UTC' },
       { id: 'test' },
     );
-    const started = await svc.briefings.connect.connectGoogle({ id: rep.id, email: 'gus@acme.test' }, 'test');
+    const started = await svc.briefings.connect.connectGoogle(
+      { id: rep.id, email: 'gus@acme.test', timeZone: 'UTC' },
+      'test',
+    );
     expect(started.kind).toBe('authorize');
     const url = new URL((started as { url: string }).url);
     expect(url.searchParams.get('redirect_uri')).toBe('https://briefly.example.com/oauth/google/callback');

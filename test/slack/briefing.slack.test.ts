@@ -91,7 +91,7 @@ beforeAll(async () => {
   );
   nock(FEED_HOST).get('/feed.ics').reply(200, icsFeed(), { 'content-type': 'text/calendar' });
   const connected = await svc.briefings.connect.connectIcs(
-    { id: await repId(ANA), email: 'ana@acme.com' },
+    { id: await repId(ANA), email: 'ana@acme.com', timeZone: 'Europe/Paris' },
     `${FEED_HOST}/feed.ics`,
     'test',
   );

@@ -1,4 +1,3 @@
-import { createSign } from 'node:crypto';
 import { calendar, auth as googleAuth } from '@googleapis/calendar';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
@@ -16,13 +15,15 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
-import { AccessTokenCache, requestToken, type TokenAnswer, TokenRequestError } from './oauth-token.ts';
+import { GoogleAuth } from './google-auth.ts';
 
 export interface GoogleCalendarProviderOptions {
   /** GOOGLE_BASE_URL, https://www.googleapis.com in production. */
   baseUrl: string;
   /** GOOGLE_TOKEN_URL, https://oauth2.googleapis.com/token in production. */
   tokenUrl: string;
+  /** GOOGLE_AUTH_BASE_URL, https://accounts.google.com in production (consent links). */
+  authBaseUrl?: string;
   /** Workspace service account with domain-wide delegation (authKind 'service_account'). */
   serviceAccount?: { client_email: string; private_key: string };
   /** OAuth client the reps consented to (authKind 'oauth'). */
@@ -33,8 +34,6 @@ export interface GoogleCalendarProviderOptions {
 }
 
 const VENDOR = 'Google Calendar';
-export const GOOGLE_CALENDAR_SCOPE = 'https://www.googleapis.com/auth/calendar.readonly';
-const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** A vendor that keeps handing out page tokens would otherwise hold a worker forever. */
 const MAX_PAGES = 400;
 /** 403 reasons that mean "slow down", not "no access" (developers.google.com/workspace/calendar/api/guides/errors). */
@@ -107,25 +106,33 @@ interface GaxiosLikeError {
 
 interface Grant {
   calendarId: string;
-  cacheKey: string;
-  fetchToken: () => Promise<TokenAnswer>;
+  token: () => Promise<string>;
+  /** Drops the cached token, so `token` asks Google again (after a 401). */
+  forget: () => void;
 }
 
 /**
  * Google Calendar events.list with incremental sync (VENDOR-FACTS §2). A full sync lists from the
  * window's start with no upper bound, because a sync token keeps the parameters of the sync that
- * issued it: the future must already be in it. Tokens come from our own form POST to `tokenUrl`
- * (google-auth-library's JWT client always posts to Google's fixed URL), and are cached per grant.
+ * issued it: the future must already be in it. Tokens come from google-auth-library (JWT for the
+ * service account, OAuth2Client for a rep's refresh token), cached per grant (google-auth.ts).
  */
 export class GoogleCalendarProvider implements CalendarProvider {
   readonly name = 'google' as const;
-  private readonly tokens = new AccessTokenCache();
+  readonly auth: GoogleAuth;
   private readonly rootUrl: string;
   private readonly pageSize: number;
 
   constructor(private readonly options: GoogleCalendarProviderOptions) {
     this.rootUrl = `${options.baseUrl.replace(/\/+$/, '')}/`;
     this.pageSize = Math.min(Math.max(options.pageSize ?? 250, 1), 2500);
+    this.auth = new GoogleAuth({
+      tokenUrl: options.tokenUrl,
+      authBaseUrl: options.authBaseUrl,
+      serviceAccount: options.serviceAccount,
+      oauthClient: options.oauthClient,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   async sync(
@@ -135,7 +142,7 @@ export class GoogleCalendarProvider implements CalendarProvider {
   ): Promise<SyncResult> {
     const grant = this.grant(connection);
     const authClient = new googleAuth.OAuth2();
-    authClient.setCredentials({ access_token: await this.accessToken(grant) });
+    authClient.setCredentials({ access_token: await grant.token() });
     const api = calendar({ version: 'v3', auth: authClient, rootUrl: this.rootUrl });
 
     const full = !state.syncToken;
@@ -163,8 +170,8 @@ export class GoogleCalendarProvider implements CalendarProvider {
         // A cached token can be revoked before it expires: one fresh token before calling it broken.
         if (httpStatus(error) === 401 && !retriedAuth) {
           retriedAuth = true;
-          this.tokens.evict(grant.cacheKey);
-          authClient.setCredentials({ access_token: await this.accessToken(grant) });
+          grant.forget();
+          authClient.setCredentials({ access_token: await grant.token() });
           continue;
         }
         throw classify(error);
@@ -197,90 +204,26 @@ export class GoogleCalendarProvider implements CalendarProvider {
 
   private grant(connection: CalendarConnectionRef): Grant {
     if (connection.authKind === 'service_account') {
-      const account = this.options.serviceAccount;
-      if (!account) {
-        throw new AppError(
-          'internal',
-          'Google service account connection but no service account is configured',
-          {
-            retryable: false,
-          },
-        );
-      }
       const calendarId = connection.calendarId ?? connection.repEmail;
       // Domain-wide delegation impersonates a user: a secondary or resource calendar id
       // (…@group.calendar.google.com) cannot be impersonated, so the rep reads it as themself.
       const subject = /calendar\.google\.com$/i.test(calendarId) ? connection.repEmail : calendarId;
       return {
         calendarId,
-        cacheKey: AccessTokenCache.key('google-service-account', account.client_email, subject),
-        fetchToken: () =>
-          requestToken(
-            this.options.tokenUrl,
-            { grant_type: JWT_BEARER_GRANT, assertion: this.assertion(account, subject) },
-            this.options.timeoutMs,
-          ),
+        token: () => this.auth.serviceAccountToken(subject),
+        forget: () => this.auth.forgetServiceAccount(subject),
       };
     }
     if (connection.authKind === 'oauth') {
-      const client = this.options.oauthClient;
-      if (!client) {
-        throw new AppError('internal', 'Google OAuth connection but no OAuth client is configured', {
-          retryable: false,
-        });
-      }
       const refreshToken = connection.credentials.refresh_token;
       if (!refreshToken) throw new CredentialError('Google connection has no refresh token stored');
       return {
         calendarId: connection.calendarId ?? 'primary',
-        cacheKey: AccessTokenCache.key('google-oauth', client.clientId, refreshToken),
-        fetchToken: () =>
-          requestToken(
-            this.options.tokenUrl,
-            {
-              grant_type: 'refresh_token',
-              refresh_token: refreshToken,
-              client_id: client.clientId,
-              client_secret: client.clientSecret,
-            },
-            this.options.timeoutMs,
-          ),
+        token: () => this.auth.refreshTokenToken(refreshToken),
+        forget: () => this.auth.forgetRefreshToken(refreshToken),
       };
     }
     throw new CredentialError(`Google connection has an unknown auth kind "${connection.authKind}"`);
-  }
-
-  private async accessToken(grant: Grant): Promise<string> {
-    try {
-      return await this.tokens.get(grant.cacheKey, grant.fetchToken);
-    } catch (error) {
-      if (!(error instanceof TokenRequestError)) throw error;
-      if (error.kind === 'rejected')
-        throw new CredentialError(`Google refused the calendar credentials: ${error.message}`);
-      throw vendorUnavailable(VENDOR, error.message, error.details.retryAfterSeconds);
-    }
-  }
-
-  /** RFC 7523 assertion for the service account (developers.google.com/identity/protocols/oauth2/service-account). */
-  private assertion(account: { client_email: string; private_key: string }, subject: string): string {
-    const now = Math.floor(Date.now() / 1000);
-    const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const unsigned = `${encode({ alg: 'RS256', typ: 'JWT' })}.${encode({
-      iss: account.client_email,
-      sub: subject,
-      scope: GOOGLE_CALENDAR_SCOPE,
-      aud: this.options.tokenUrl,
-      iat: now,
-      exp: now + 3600,
-    })}`;
-    try {
-      return `${unsigned}.${createSign('RSA-SHA256').update(unsigned).sign(account.private_key, 'base64url')}`;
-    } catch (error) {
-      throw new AppError('internal', 'Google service account private key cannot sign', {
-        retryable: false,
-        cause: error,
-      });
-    }
   }
 }
 

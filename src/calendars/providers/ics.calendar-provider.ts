@@ -18,6 +18,7 @@ import {
   vendorUnavailable,
 } from '../calendar-provider.ts';
 import { DEMO_CALENDAR_PATH, DEMO_CALENDAR_URL } from '../demo/demo-calendar.ts';
+import { ianaZoneFor } from '../time-zones.ts';
 
 export interface IcsCalendarProviderOptions {
   timeoutMs: number;
@@ -70,7 +71,9 @@ export class IcsCalendarProvider implements CalendarProvider {
     // A 304 only proves the feed is unchanged: instances the last download did not cover (the
     // window moved on) are missing from the mirror, so validators are sent only when the stored
     // window still covers the one asked for.
-    const conditional = coversWindow(state, window);
+    // Floating times are read in the rep's zone: a rep who moved must get the feed re-read.
+    const zone = readingZone(connection.timeZone);
+    const conditional = coversWindow(state, window) && state.timeZone === zone;
     const fetched =
       url.href === DEMO_CALENDAR_URL
         ? await this.readLocal(pathToFileURL(DEMO_CALENDAR_PATH), state, conditional)
@@ -79,14 +82,22 @@ export class IcsCalendarProvider implements CalendarProvider {
           : await this.download(url, state, conditional);
     if (fetched.notModified) return { full: false, events: [], removed: [], unchanged: true, state };
 
-    const events = parseIcsFeed(fetched.body, window, connection.repEmail);
+    const warnings: string[] = [];
+    const events = parseIcsFeed(fetched.body, window, connection.repEmail, {
+      timeZone: zone,
+      onUnknownZone: (tzid) =>
+        warnings.push(
+          `ICS feed uses TZID "${tzid.slice(0, 80)}", which is neither defined in the feed (VTIMEZONE), an IANA zone nor a Windows zone name: its times are read in the rep's zone ${zone}`,
+        ),
+    });
     const next: CalendarSyncState = {
       windowStart: window.start.toISOString(),
       windowEnd: window.end.toISOString(),
+      timeZone: zone,
     };
     if (fetched.etag) next.etag = fetched.etag;
     if (fetched.lastModified) next.lastModified = fetched.lastModified;
-    return { full: true, events, removed: [], state: next };
+    return { full: true, events, removed: [], state: next, ...(warnings.length ? { warnings } : {}) };
   }
 
   private feedUrl(credentials: Record<string, string>): URL {
@@ -192,6 +203,11 @@ export class IcsCalendarProvider implements CalendarProvider {
   }
 }
 
+/** The rep's zone, or UTC when none is known or it is not a zone luxon can compute. */
+function readingZone(zone: string | undefined): string {
+  return zone && IANAZone.isValidZone(zone) ? zone : 'UTC';
+}
+
 type Fetched =
   | { notModified: true }
   | { notModified: false; body: string; etag?: string; lastModified?: string };
@@ -240,12 +256,27 @@ function notICalendar(detail: string, cause?: unknown): AppError {
   });
 }
 
+export interface FeedReading {
+  /**
+   * IANA zone for floating times (RFC 5545 §3.3.5 form #1: no `Z`, no TZID), which mean "this wall
+   * time wherever the reader is": the reader is the rep, so it is the rep's zone. UTC by default.
+   */
+  timeZone?: string;
+  /** Told once per TZID that neither the feed, the IANA database nor the Windows table defines. */
+  onUnknownZone?: (tzid: string) => void;
+}
+
 /**
  * Every event instance of an iCalendar document overlapping `window` (RFC 5545): recurrences are
  * expanded with RRULE, RDATE and EXDATE, RECURRENCE-ID overrides replace (or, when cancelled,
  * remove) their instance, and cancelled events are left out. Pure: no I/O, no clock.
  */
-export function parseIcsFeed(text: string, window: SyncWindow, repEmail: string): CalendarEventInput[] {
+export function parseIcsFeed(
+  text: string,
+  window: SyncWindow,
+  repEmail: string,
+  reading: FeedReading = {},
+): CalendarEventInput[] {
   const trimmed = text.replace(/^\uFEFF/, '').trimStart();
   if (!/^BEGIN:VCALENDAR/i.test(trimmed)) throw notICalendar('it does not start with BEGIN:VCALENDAR');
   let jcal: unknown;
@@ -262,14 +293,16 @@ export function parseIcsFeed(text: string, window: SyncWindow, repEmail: string)
 
   const range = { start: window.start.getTime(), end: window.end.getTime() };
   const self = repEmail.trim().toLowerCase();
+  const local = new IanaTimezone('floating', readingZone(reading.timeZone));
+  const unknownZones = new Set<string>();
   const out = new Map<string, CalendarEventInput>();
   const budget = { steps: MAX_STEPS_PER_FEED };
   for (const calendar of calendars) {
     const vevents = calendar.getAllSubcomponents('vevent');
-    registerMissingZones(calendar, vevents);
+    for (const tzid of registerMissingZones(calendar, vevents)) unknownZones.add(tzid);
     for (const [uid, group] of groupByUid(vevents)) {
       try {
-        for (const event of expandSeries(uid, group, range, self, budget)) {
+        for (const event of expandSeries(uid, group, range, self, budget, local)) {
           if (!out.has(event.externalId)) out.set(event.externalId, event);
         }
       } catch (error) {
@@ -279,6 +312,7 @@ export function parseIcsFeed(text: string, window: SyncWindow, repEmail: string)
       }
     }
   }
+  for (const tzid of unknownZones) reading.onUnknownZone?.(tzid);
   return [...out.values()].sort(
     (a, b) => a.startsAt.getTime() - b.startsAt.getTime() || a.externalId.localeCompare(b.externalId),
   );
@@ -359,31 +393,25 @@ const ZONED_PROPERTIES = ['dtstart', 'dtend', 'due', 'recurrence-id', 'exdate', 
 /**
  * ical.js resolves a TZID from the feed's own VTIMEZONEs first, then from its process-wide
  * TimezoneService. Registering luxon-backed IANA zones there is safe to share between feeds: an
- * IANA name means the same everywhere, and a feed's own definition still wins.
+ * IANA or Windows name means the same everywhere, and a feed's own definition still wins.
+ * Answers the TZIDs nothing defines: ical.js reads their times as floating, so they end up in
+ * the rep's zone (a per-feed choice, which is why they are not registered process-wide).
  */
-function registerMissingZones(calendar: Component, vevents: Component[]): void {
+function registerMissingZones(calendar: Component, vevents: Component[]): string[] {
+  const unknown: string[] = [];
   for (const vevent of vevents) {
     for (const name of ZONED_PROPERTIES) {
       for (const property of vevent.getAllProperties(name)) {
         const tzid = property.getParameter('tzid');
         if (typeof tzid !== 'string' || !tzid) continue;
         if (calendar.getTimeZoneByID(tzid) || ICAL.TimezoneService.has(tzid)) continue;
-        const iana = ianaName(tzid);
+        const iana = ianaZoneFor(tzid);
         if (iana) ICAL.TimezoneService.register(new IanaTimezone(tzid, iana), tzid);
+        else if (!unknown.includes(tzid)) unknown.push(tzid);
       }
     }
   }
-}
-
-/** Accepts "Europe/London" and the prefixed forms some generators write ("/mozilla.org/…/Europe/London"). */
-function ianaName(tzid: string): string | undefined {
-  if (IANAZone.isValidZone(tzid)) return tzid;
-  const parts = tzid.split('/').filter(Boolean);
-  for (let take = Math.min(3, parts.length); take >= 2; take--) {
-    const candidate = parts.slice(-take).join('/');
-    if (IANAZone.isValidZone(candidate)) return candidate;
-  }
-  return undefined;
+  return unknown;
 }
 
 interface UidGroup {
@@ -424,6 +452,7 @@ function expandSeries(
   range: Range,
   self: string,
   budget: { steps: number },
+  local: LocalZone,
 ): CalendarEventInput[] {
   // A duplicated master (some exporters repeat an event) is resolved the way RFC 5546 orders
   // revisions: the highest SEQUENCE, and the later one on a tie.
@@ -437,7 +466,7 @@ function expandSeries(
   if (!master) {
     // Overrides without their series: the rep was invited to single occurrences only.
     for (const override of overrides) {
-      const event = toInput(override, `${uid}_${instanceKey(override.recurrenceId)}`, self);
+      const event = toInput(override, `${uid}_${instanceKey(override.recurrenceId, local)}`, self, local);
       if (event && overlaps(event, range)) results.push(event);
     }
     return results;
@@ -446,7 +475,7 @@ function expandSeries(
 
   const series = new ICAL.Event(master);
   if (!series.isRecurring()) {
-    const event = toInput(series, uid, self);
+    const event = toInput(series, uid, self, local);
     if (event && overlaps(event, range)) results.push(event);
     return results;
   }
@@ -457,10 +486,10 @@ function expandSeries(
   let horizon = range.end;
   let earliestNeeded = range.start;
   for (const override of overrides) {
-    const recurrenceId = toMillis(override.recurrenceId);
-    byInstance.set(instanceKey(override.recurrenceId), override);
+    const recurrenceId = toMillis(override.recurrenceId, local);
+    byInstance.set(instanceKey(override.recurrenceId, local), override);
     if (override.modifiesFuture()) series.relateException(override);
-    const [startsAt, endsAt] = span(override.startDate, override.endDate);
+    const [startsAt, endsAt] = span(override.startDate, override.endDate, local);
     if (startsAt < range.end) horizon = Math.max(horizon, recurrenceId + 1);
     if (endsAt > range.start) earliestNeeded = Math.min(earliestNeeded, recurrenceId);
   }
@@ -468,16 +497,18 @@ function expandSeries(
   const duration = series.duration;
   const durationMs = duration.toSeconds() * 1000;
   const hasRangeOverrides = overrides.some((override) => override.modifiesFuture());
-  const iterator = series.iterator(fastForward(series, Math.min(earliestNeeded, range.start - durationMs)));
+  const iterator = series.iterator(
+    fastForward(series, Math.min(earliestNeeded, range.start - durationMs), local),
+  );
   let steps = 0;
   for (let next = iterator.next(); next; next = iterator.next()) {
-    if (++steps > MAX_STEPS_PER_SERIES || toMillis(next) >= horizon) break;
+    if (++steps > MAX_STEPS_PER_SERIES || toMillis(next, local) >= horizon) break;
     if (--budget.steps < 0) {
       throw new AppError('vendor_error', 'The ICS feed has too many recurring instances to expand', {
         retryable: false,
       });
     }
-    const key = instanceKey(next);
+    const key = instanceKey(next, local);
     let occurrence: { item: IcalEvent; start: Time; end: Time };
     const override = byInstance.get(key);
     if (override) {
@@ -492,9 +523,9 @@ function expandSeries(
       occurrence = { item: series, start: next, end };
     }
     // Most steps of a long series fall before the window: skip them before mapping anything.
-    const [startsAt, endsAt] = span(occurrence.start, occurrence.end);
+    const [startsAt, endsAt] = span(occurrence.start, occurrence.end, local);
     if (startsAt >= range.end || endsAt <= range.start) continue;
-    const event = toInput(occurrence.item, `${uid}_${key}`, self, occurrence);
+    const event = toInput(occurrence.item, `${uid}_${key}`, self, local, occurrence);
     if (!event) continue;
     results.push(event);
     if (results.length >= MAX_INSTANCES_PER_SERIES) break;
@@ -511,7 +542,7 @@ function expandSeries(
  * window. EXDATE and UNTIL are absolute and unaffected; COUNT needs every earlier step, and RDATE
  * lists stay on the slow path because ical.js replays an RDATE earlier than the start it is given.
  */
-function fastForward(series: IcalEvent, notAfter: number): Time | undefined {
+function fastForward(series: IcalEvent, notAfter: number, local: LocalZone): Time | undefined {
   const rules = series.component.getAllProperties('rrule');
   const rule =
     rules.length === 1 ? (rules[0]?.getFirstValue() as InstanceType<typeof ICAL.Recur>) : undefined;
@@ -519,7 +550,7 @@ function fastForward(series: IcalEvent, notAfter: number): Time | undefined {
   if (rule.freq !== 'DAILY' && rule.freq !== 'WEEKLY') return undefined;
   const periodDays = Math.max(1, rule.interval || 1) * (rule.freq === 'WEEKLY' ? 7 : 1);
   const dtstart = series.startDate;
-  const spareDays = Math.floor((notAfter - toMillis(dtstart)) / DAY_MS) - 2;
+  const spareDays = Math.floor((notAfter - toMillis(dtstart, local)) / DAY_MS) - 2;
   const periods = Math.floor(spareDays / periodDays);
   if (periods < 1) return undefined;
   const start = dtstart.clone();
@@ -531,21 +562,26 @@ function overlaps(event: CalendarEventInput, range: Range): boolean {
   return event.startsAt.getTime() < range.end && event.endsAt.getTime() > range.start;
 }
 
+/** The rep's zone, for floating times (and TZIDs nothing defines, which ical.js reads as floating). */
+type LocalZone = InstanceType<typeof ICAL.Timezone>;
+
 /**
  * UTC milliseconds of an ical.js time. A DATE is midnight UTC: all-day events are read by date,
- * not as instants in the rep's zone. Floating times (no Z, no TZID) and TZIDs neither the feed nor
- * the IANA database define count as UTC: RFC 5545 means "the same wall time wherever the reader
- * is", and a server-side mirror has no reader's zone to apply, so UTC is the one choice that keeps
- * the wall time visible unchanged and stays the same from one sync to the next.
+ * not as instants in the rep's zone. A floating time (no Z, no TZID, RFC 5545 §3.3.5) is "the
+ * same wall time wherever the reader is", and the reader is the rep: it is read in `local`.
  */
-function toMillis(time: Time): number {
+function toMillis(time: Time, local: LocalZone): number {
   if (time.isDate) return Date.UTC(time.year, time.month - 1, time.day);
+  if (time.zone === ICAL.Timezone.localTimezone) {
+    const wall = Date.UTC(time.year, time.month - 1, time.day, time.hour, time.minute, time.second);
+    return wall - local.utcOffset(time) * 1000;
+  }
   return time.toUnixTime() * 1000;
 }
 
 /** Recurrence-id in the form Google uses for instance ids: 20260309T140000Z, or 20260309 for dates. */
-function instanceKey(time: Time): string {
-  const iso = new Date(toMillis(time)).toISOString();
+function instanceKey(time: Time, local: LocalZone): string {
+  const iso = new Date(toMillis(time, local)).toISOString();
   const date = iso.slice(0, 10).replaceAll('-', '');
   return time.isDate ? date : `${date}T${iso.slice(11, 19).replaceAll(':', '')}Z`;
 }
@@ -567,9 +603,9 @@ function text(component: Component, name: string): string | undefined {
 }
 
 /** Start and end in UTC ms; an all-day event lasts at least its day, nothing ends before it starts. */
-function span(start: Time, end: Time): [number, number] {
-  const startsAt = toMillis(start);
-  const endsAt = toMillis(end);
+function span(start: Time, end: Time, local: LocalZone): [number, number] {
+  const startsAt = toMillis(start, local);
+  const endsAt = toMillis(end, local);
   if (start.isDate && endsAt <= startsAt) return [startsAt, startsAt + DAY_MS];
   return [startsAt, Math.max(startsAt, endsAt)];
 }
@@ -578,12 +614,13 @@ function toInput(
   event: IcalEvent,
   externalId: string,
   self: string,
+  local: LocalZone,
   times: { start: Time; end: Time } = { start: event.startDate, end: event.endDate },
 ): CalendarEventInput | undefined {
   const component = event.component;
   if (isCancelled(component)) return undefined;
   const allDay = times.start.isDate;
-  const [startsAt, endsAt] = span(times.start, times.end);
+  const [startsAt, endsAt] = span(times.start, times.end, local);
 
   const description = text(component, 'description');
   const location = text(component, 'location');

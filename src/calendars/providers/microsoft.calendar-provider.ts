@@ -15,7 +15,8 @@ import {
   type SyncWindow,
   vendorUnavailable,
 } from '../calendar-provider.ts';
-import { AccessTokenCache, requestToken, type TokenAnswer, TokenRequestError } from './oauth-token.ts';
+import { ianaZoneFor } from '../time-zones.ts';
+import { MicrosoftAuth } from './microsoft-auth.ts';
 
 export interface MicrosoftCalendarProviderOptions {
   /** GRAPH_BASE_URL, https://graph.microsoft.com in production. */
@@ -37,8 +38,6 @@ export interface MicrosoftCalendarProviderOptions {
 
 const VENDOR = 'Microsoft Graph';
 const GRAPH_VERSION = 'v1.0';
-const APP_SCOPE = 'https://graph.microsoft.com/.default';
-const DELEGATED_SCOPE = 'offline_access https://graph.microsoft.com/Calendars.Read';
 const MAX_PAGES = 400;
 /** Statuses Graph answers when throttling or briefly down (learn.microsoft.com/graph/throttling). */
 const RETRY_STATUSES = new Set([429, 503, 504]);
@@ -46,51 +45,6 @@ const RETRY_STATUSES = new Set([429, 503, 504]);
 const MAX_WAIT_SECONDS = 60;
 /** Codes meaning the delta token is no longer honoured (VENDOR-FACTS §3). */
 const RESYNC_CODES = new Set(['syncstatenotfound', 'resyncrequired', 'syncstateinvalid']);
-
-/**
- * Windows zone names Outlook may use when an event keeps its own zone (CLDR windowsZones.xml,
- * territory "001"). We ask for UTC, so these only matter when Graph ignores the preference.
- */
-const WINDOWS_ZONES: Record<string, string> = {
-  UTC: 'UTC',
-  'Coordinated Universal Time': 'UTC',
-  'Greenwich Standard Time': 'Atlantic/Reykjavik',
-  'GMT Standard Time': 'Europe/London',
-  'W. Europe Standard Time': 'Europe/Berlin',
-  'Romance Standard Time': 'Europe/Paris',
-  'Central Europe Standard Time': 'Europe/Budapest',
-  'Central European Standard Time': 'Europe/Warsaw',
-  'E. Europe Standard Time': 'Europe/Chisinau',
-  'FLE Standard Time': 'Europe/Kiev',
-  'GTB Standard Time': 'Europe/Bucharest',
-  'Turkey Standard Time': 'Europe/Istanbul',
-  'Russian Standard Time': 'Europe/Moscow',
-  'Israel Standard Time': 'Asia/Jerusalem',
-  'South Africa Standard Time': 'Africa/Johannesburg',
-  'Arabian Standard Time': 'Asia/Dubai',
-  'India Standard Time': 'Asia/Calcutta',
-  'SE Asia Standard Time': 'Asia/Bangkok',
-  'Singapore Standard Time': 'Asia/Singapore',
-  'China Standard Time': 'Asia/Shanghai',
-  'Taipei Standard Time': 'Asia/Taipei',
-  'Tokyo Standard Time': 'Asia/Tokyo',
-  'Korea Standard Time': 'Asia/Seoul',
-  'W. Australia Standard Time': 'Australia/Perth',
-  'AUS Eastern Standard Time': 'Australia/Sydney',
-  'New Zealand Standard Time': 'Pacific/Auckland',
-  'Hawaiian Standard Time': 'Pacific/Honolulu',
-  'Alaskan Standard Time': 'America/Anchorage',
-  'Pacific Standard Time': 'America/Los_Angeles',
-  'US Mountain Standard Time': 'America/Phoenix',
-  'Mountain Standard Time': 'America/Denver',
-  'Central Standard Time': 'America/Chicago',
-  'Central Standard Time (Mexico)': 'America/Mexico_City',
-  'Canada Central Standard Time': 'America/Regina',
-  'Eastern Standard Time': 'America/New_York',
-  'Atlantic Standard Time': 'America/Halifax',
-  'E. South America Standard Time': 'America/Sao_Paulo',
-  'Argentina Standard Time': 'America/Buenos_Aires',
-};
 
 const optionalText = z.string().nullish();
 
@@ -141,15 +95,11 @@ const graphErrorBody = z.object({
   }),
 });
 
-interface Grant {
-  cacheKey: string;
-  fetchToken: () => Promise<TokenAnswer>;
-}
-
 /** The access token in use for one sync; replaced once if Graph refuses a cached one. */
 interface Session {
-  grant: Grant;
   token: string;
+  /** A token fetched past any cache (after Graph answered 401). */
+  renew: () => Promise<string>;
   refreshedAfter401: boolean;
 }
 
@@ -162,20 +112,25 @@ interface Session {
  */
 export class MicrosoftCalendarProvider implements CalendarProvider {
   readonly name = 'microsoft' as const;
-  private readonly tokens = new AccessTokenCache();
+  readonly auth: MicrosoftAuth;
   private readonly client: Client;
   private readonly baseUrl: string;
-  private readonly loginBaseUrl: string;
   private readonly prefer: string;
   private readonly maxRetries: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: MicrosoftCalendarProviderOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.loginBaseUrl = options.loginBaseUrl.replace(/\/+$/, '');
     this.prefer = `odata.maxpagesize=${options.pageSize ?? 100}, outlook.timezone="UTC"`;
     this.maxRetries = options.maxRetries ?? 3;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.auth = new MicrosoftAuth({
+      loginBaseUrl: options.loginBaseUrl,
+      tenantId: options.tenantId,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      timeoutMs: options.timeoutMs,
+    });
     this.client = Client.initWithMiddleware({
       baseUrl: this.baseUrl,
       defaultVersion: GRAPH_VERSION,
@@ -188,8 +143,7 @@ export class MicrosoftCalendarProvider implements CalendarProvider {
     state: CalendarSyncState,
     window: SyncWindow,
   ): Promise<SyncResult> {
-    const grant = this.grant(connection);
-    const session: Session = { grant, token: await this.accessToken(grant), refreshedAfter401: false };
+    const session = await this.session(connection);
     const full = !state.deltaLink;
     const user = encodeURIComponent(connection.calendarId ?? connection.repEmail);
     let path = state.deltaLink
@@ -229,76 +183,35 @@ export class MicrosoftCalendarProvider implements CalendarProvider {
     }
   }
 
-  private grant(connection: CalendarConnectionRef): Grant {
-    const { tenantId, clientId, clientSecret, timeoutMs } = this.options;
+  /**
+   * App-only: MSAL client credentials. Delegated: the rep's stored MSAL token cache; whatever
+   * MSAL changes in it (a new access token, a rotated refresh token) is saved through the
+   * connection at once, and a second token call in the same sync starts from what was saved.
+   */
+  private async session(connection: CalendarConnectionRef): Promise<Session> {
     if (connection.authKind === 'app') {
-      if (!tenantId || !clientId || !clientSecret) {
-        throw new AppError(
-          'internal',
-          'Microsoft app-only connection but the app registration is not configured',
-          {
-            retryable: false,
-          },
-        );
-      }
       return {
-        cacheKey: AccessTokenCache.key('microsoft-app', tenantId, clientId),
-        fetchToken: () =>
-          requestToken(
-            `${this.loginBaseUrl}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`,
-            {
-              grant_type: 'client_credentials',
-              client_id: clientId,
-              client_secret: clientSecret,
-              scope: APP_SCOPE,
-            },
-            timeoutMs,
-          ),
+        token: await this.auth.appToken(),
+        renew: async () => {
+          this.auth.resetAppToken();
+          return this.auth.appToken();
+        },
+        refreshedAfter401: false,
       };
     }
     if (connection.authKind === 'delegated') {
-      if (!clientId || !clientSecret) {
-        throw new AppError(
-          'internal',
-          'Microsoft delegated connection but no client id/secret is configured',
-          {
-            retryable: false,
-          },
-        );
-      }
-      const refreshToken = connection.credentials.refresh_token;
-      if (!refreshToken) throw new CredentialError('Microsoft connection has no refresh token stored');
-      // Entra may rotate the refresh token in this answer; the previous one stays valid until it
-      // expires, and SyncResult has nowhere to carry a new credential, so the rotation is dropped.
+      let credentials = connection.credentials;
+      const save = async (next: Record<string, string>) => {
+        credentials = next;
+        await connection.saveCredentials?.(next);
+      };
       return {
-        cacheKey: AccessTokenCache.key('microsoft-delegated', clientId, refreshToken),
-        fetchToken: () =>
-          requestToken(
-            `${this.loginBaseUrl}/${encodeURIComponent(tenantId ?? 'common')}/oauth2/v2.0/token`,
-            {
-              grant_type: 'refresh_token',
-              refresh_token: refreshToken,
-              client_id: clientId,
-              client_secret: clientSecret,
-              scope: DELEGATED_SCOPE,
-            },
-            timeoutMs,
-          ),
+        token: await this.auth.delegatedToken(credentials, save),
+        renew: () => this.auth.delegatedToken(credentials, save, true),
+        refreshedAfter401: false,
       };
     }
     throw new CredentialError(`Microsoft connection has an unknown auth kind "${connection.authKind}"`);
-  }
-
-  private async accessToken(grant: Grant): Promise<string> {
-    try {
-      return await this.tokens.get(grant.cacheKey, grant.fetchToken);
-    } catch (error) {
-      if (!(error instanceof TokenRequestError)) throw error;
-      if (error.kind === 'rejected') {
-        throw new CredentialError(`Microsoft refused the calendar credentials: ${error.message}`);
-      }
-      throw vendorUnavailable(VENDOR, error.message, error.details.retryAfterSeconds);
-    }
   }
 
   /** One GET, retried while Graph throttles (429/503/504) for at most maxRetries waits. */
@@ -327,8 +240,7 @@ export class MicrosoftCalendarProvider implements CalendarProvider {
       // A cached token can be revoked before it expires: one fresh token before calling it broken.
       if (status === 401 && !session.refreshedAfter401) {
         session.refreshedAfter401 = true;
-        this.tokens.evict(session.grant.cacheKey);
-        session.token = await this.accessToken(session.grant);
+        session.token = await session.renew();
         continue;
       }
       const retryAfter = rateLimitWaitSeconds(response.headers);
@@ -483,7 +395,9 @@ function toInstant(value: z.infer<typeof dateTimeTimeZone>, allDay: boolean): Da
     const withOffset = DateTime.fromISO(value.dateTime, { setZone: true });
     return withOffset.isValid ? withOffset.toJSDate() : undefined;
   }
-  const zone = value.timeZone ? (WINDOWS_ZONES[value.timeZone] ?? value.timeZone) : 'UTC';
+  // We ask for UTC (Prefer: outlook.timezone), so a named zone only matters when Graph ignores it;
+  // it may then be an IANA or a Windows name.
+  const zone = value.timeZone ? (ianaZoneFor(value.timeZone) ?? value.timeZone) : 'UTC';
   let local = DateTime.fromISO(value.dateTime, { zone });
   // A zone name we cannot map: UTC is what we asked Graph for, so it is the likeliest reading.
   if (!local.isValid && local.invalidReason === 'unsupported zone')

@@ -216,7 +216,7 @@ export function register(app: App, deps: SlackDeps): void {
       }
       case 'connect': {
         const kind = args[0]?.toLowerCase() ?? '';
-        const target = { id: rep.id, email: rep.email };
+        const target = { id: rep.id, email: rep.email, timeZone: rep.timeZone };
         let connect: (() => Promise<ConnectResult>) | undefined;
         let raw: string | undefined;
         if (kind === 'google') connect = () => deps.calendarConnect.connectGoogle(target, actor);
@@ -247,6 +247,8 @@ export function register(app: App, deps: SlackDeps): void {
           async () => {
             const result = await run();
             if (result.kind === 'authorize') return authorizeMessage(result.provider, result.url);
+            // Slack connects with the first sync run now; a queued one only comes from the API.
+            if (result.kind === 'queued') return { text: 'Calendar connected; the first sync is queued.' };
             const outcome =
               result.outcome.status === 'broken'
                 ? { ...result.outcome, reason: scrub(result.outcome.reason) }

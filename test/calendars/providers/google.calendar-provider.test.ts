@@ -171,7 +171,7 @@ describe('GoogleCalendarProvider full sync', () => {
     expect(pasted?.videoUrl).toBe('https://acme.zoom.us/j/987654321?pwd=xyz');
   });
 
-  it('when the connection is a service account, then a JWT assertion for the rep goes to tokenUrl and the rep calendar is read', async () => {
+  it('when the connection is a service account, then google-auth-library posts a JWT assertion for the rep to GOOGLE_TOKEN_URL and the rep calendar is read', async () => {
     let form: Record<string, string> = {};
     nock(TOKEN_HOST)
       .post('/token')
@@ -195,16 +195,14 @@ describe('GoogleCalendarProvider full sync', () => {
     expect(authorization).toBe('Bearer sa-access-token');
     expect(form.grant_type).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer');
     const [header, payload, signature] = String(form.assertion).split('.');
-    expect(JSON.parse(Buffer.from(String(header), 'base64url').toString())).toEqual({
-      alg: 'RS256',
-      typ: 'JWT',
-    });
+    expect(JSON.parse(Buffer.from(String(header), 'base64url').toString())).toEqual({ alg: 'RS256' });
     const claims = JSON.parse(Buffer.from(String(payload), 'base64url').toString());
     expect(claims).toMatchObject({
       iss: SERVICE_ACCOUNT.client_email,
       sub: 'rep@acme.test',
       scope: 'https://www.googleapis.com/auth/calendar.readonly',
-      aud: TOKEN_URL,
+      // The audience stays Google's token endpoint even when the request goes through another URL.
+      aud: 'https://oauth2.googleapis.com/token',
     });
     expect(claims.exp - claims.iat).toBe(3600);
     const signed = verify(
@@ -400,6 +398,28 @@ describe('GoogleCalendarProvider errors', () => {
 
     expect(error).toMatchObject({ code: 'unavailable' });
     expect(error.message).toContain('timed out');
+  });
+
+  it('when the token endpoint does not answer in time, then it is unavailable and asked once', async () => {
+    const token = nock(TOKEN_HOST).post('/token').delay(1500).reply(200, { access_token: 'late' });
+
+    const error = await rejection(makeProvider().sync(oauthConnection, {}, WINDOW));
+
+    expect(error).toMatchObject({ code: 'unavailable', retryable: true });
+    expect(error.message).toContain('timed out');
+    expect(token.isDone()).toBe(true);
+  });
+
+  it('when the service account key cannot sign, then it is an internal error, not a broken rep connection', async () => {
+    const provider = makeProvider({
+      serviceAccount: { client_email: SERVICE_ACCOUNT.client_email, private_key: 'not a pem key' },
+    });
+    const connection = { ...oauthConnection, authKind: 'service_account', credentials: {} };
+
+    const error = await rejection(provider.sync(connection, {}, WINDOW));
+
+    expect(error).not.toBeInstanceOf(CredentialError);
+    expect(error).toMatchObject({ code: 'internal', retryable: false });
   });
 
   it('when the token endpoint is down, then it is unavailable, not a broken credential', async () => {

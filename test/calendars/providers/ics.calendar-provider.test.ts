@@ -475,6 +475,130 @@ describe('IcsCalendarProvider: recurrence expansion', () => {
   });
 });
 
+describe('IcsCalendarProvider: floating times and zone names', () => {
+  const newYork = { ...connection(), timeZone: 'America/New_York' };
+  async function syncAs(ref: CalendarConnectionRef, body: string, window: SyncWindow = SPRING) {
+    nock(HOST).get(FEED_PATH).reply(200, body, { 'Content-Type': 'text/calendar' });
+    return provider.sync(ref, {}, window);
+  }
+
+  it("when a time has neither Z nor TZID, then it is the wall time in the rep's zone on both sides of both 2026 DST days", async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:winter',
+      'DTSTART:20260305T150000',
+      'DTEND:20260305T160000',
+      'SUMMARY:Before spring forward',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'UID:spring',
+      'DTSTART:20260310T150000',
+      'DTEND:20260310T160000',
+      'SUMMARY:After spring forward',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'UID:weekly',
+      'DTSTART:20261026T090000',
+      'DTEND:20261026T093000',
+      'RRULE:FREQ=WEEKLY;COUNT=2',
+      'SUMMARY:Across fall back',
+      'END:VEVENT',
+    );
+    const { events } = await syncAs(newYork, body, span('2026-03-01T00:00:00Z', '2026-11-30T00:00:00Z'));
+    expect(times(events)).toEqual({
+      winter: ['2026-03-05T20:00:00.000Z', '2026-03-05T21:00:00.000Z'],
+      spring: ['2026-03-10T19:00:00.000Z', '2026-03-10T20:00:00.000Z'],
+      // 2026-11-01: EDT (UTC-4) ends, so the same 09:00 is an hour later in UTC.
+      weekly_20261026T130000Z: ['2026-10-26T13:00:00.000Z', '2026-10-26T13:30:00.000Z'],
+      weekly_20261102T140000Z: ['2026-11-02T14:00:00.000Z', '2026-11-02T14:30:00.000Z'],
+    });
+  });
+
+  it('when a floating time is read for a New York rep, then it is at its New York instant, not at the UTC reading of the same wall time', async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:late',
+      'DTSTART:20260310T150000',
+      'DTEND:20260310T160000',
+      'SUMMARY:Afternoon call',
+      'END:VEVENT',
+    );
+    // A window up to 18:00Z holds the UTC reading (15:00Z) but not the New York one (19:00Z).
+    const inUtc = await syncAs(connection(), body, span('2026-03-10T00:00:00Z', '2026-03-10T18:00:00Z'));
+    expect(inUtc.events.map((e) => e.externalId)).toEqual(['late']);
+    const inNewYork = await syncAs(newYork, body, span('2026-03-10T00:00:00Z', '2026-03-10T18:00:00Z'));
+    expect(inNewYork.events).toEqual([]);
+    const evening = await syncAs(newYork, body, span('2026-03-10T18:00:00Z', '2026-03-11T04:00:00Z'));
+    expect(times(evening.events)).toEqual({ late: ['2026-03-10T19:00:00.000Z', '2026-03-10T20:00:00.000Z'] });
+  });
+
+  it("when a floating time falls in Kolkata or on Lord Howe, then the rep's half-hour offsets apply", async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:standup',
+      'DTSTART:20260310T100000',
+      'DTEND:20260310T103000',
+      'SUMMARY:Stand-up',
+      'END:VEVENT',
+    );
+    const kolkata = await syncAs({ ...connection(), timeZone: 'Asia/Kolkata' }, body);
+    expect(times(kolkata.events)).toEqual({
+      standup: ['2026-03-10T04:30:00.000Z', '2026-03-10T05:00:00.000Z'],
+    });
+    const lordHowe = await syncAs({ ...connection(), timeZone: 'Australia/Lord_Howe' }, body);
+    // March is Lord Howe's summer: UTC+11.
+    expect(times(lordHowe.events)).toEqual({
+      standup: ['2026-03-09T23:00:00.000Z', '2026-03-09T23:30:00.000Z'],
+    });
+  });
+
+  it('when a TZID is a Windows zone name without a VTIMEZONE, then it is mapped to its IANA zone, DST included', async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:pacific',
+      'DTSTART;TZID=Pacific Standard Time:20260305T090000',
+      'DTEND;TZID=Pacific Standard Time:20260305T100000',
+      'RRULE:FREQ=WEEKLY;COUNT=2',
+      'EXDATE;TZID=Pacific Standard Time:20260312T090000',
+      'RDATE;TZID=Pacific Standard Time:20260319T090000',
+      'SUMMARY:West coast review',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'UID:india',
+      'DTSTART;TZID=India Standard Time:20260310T100000',
+      'DTEND;TZID=India Standard Time:20260310T110000',
+      'SUMMARY:Bengaluru sync',
+      'END:VEVENT',
+    );
+    const result = await syncAs(newYork, body);
+    expect(times(result.events)).toEqual({
+      // PST (UTC-8) before 2026-03-08, PDT (UTC-7) after; the EXDATE removes the second week.
+      pacific_20260305T170000Z: ['2026-03-05T17:00:00.000Z', '2026-03-05T18:00:00.000Z'],
+      pacific_20260319T160000Z: ['2026-03-19T16:00:00.000Z', '2026-03-19T17:00:00.000Z'],
+      india: ['2026-03-10T04:30:00.000Z', '2026-03-10T05:30:00.000Z'],
+    });
+    expect(result.warnings).toBeUndefined();
+  });
+
+  it("when a TZID is unknown everywhere, then its times are read in the rep's zone and a warning names the zone, not the feed URL", async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:mystery',
+      'DTSTART;TZID=Island Standard Time:20260310T150000',
+      'DTEND;TZID=Island Standard Time:20260310T160000',
+      'SUMMARY:Mystery',
+      'END:VEVENT',
+    );
+    const result = await syncAs(newYork, body);
+    expect(times(result.events)).toEqual({
+      mystery: ['2026-03-10T19:00:00.000Z', '2026-03-10T20:00:00.000Z'],
+    });
+    expect(result.warnings).toEqual([expect.stringContaining('TZID "Island Standard Time"')]);
+    expect(result.warnings?.[0]).toContain('America/New_York');
+    expect(result.warnings?.join(' ')).not.toContain(SECRET);
+  });
+});
+
 describe('IcsCalendarProvider: HTTP', () => {
   it('when the feed answers with validators, then they are stored and sent back, and 304 means unchanged', async () => {
     nock(HOST, { badheaders: ['if-none-match', 'if-modified-since'] })
@@ -490,6 +614,7 @@ describe('IcsCalendarProvider: HTTP', () => {
       lastModified: 'Mon, 02 Mar 2026 08:00:00 GMT',
       windowStart: '2026-02-01T00:00:00.000Z',
       windowEnd: '2026-05-01T00:00:00.000Z',
+      timeZone: 'UTC',
     });
 
     const conditional = nock(HOST)
@@ -520,7 +645,32 @@ describe('IcsCalendarProvider: HTTP', () => {
       etag: '"feed-v1"',
       windowStart: '2026-02-01T00:00:00.000Z',
       windowEnd: '2026-05-01T00:00:00.000Z',
+      timeZone: 'UTC',
     });
+  });
+
+  it('when the rep moved to another zone since the validators were stored, then the feed is fetched unconditionally and re-read', async () => {
+    const body = calendar(
+      'BEGIN:VEVENT',
+      'UID:floating-call',
+      'DTSTART:20260310T150000',
+      'DTEND:20260310T160000',
+      'SUMMARY:Call',
+      'END:VEVENT',
+    );
+    nock(HOST).get(FEED_PATH).reply(200, body, { ETag: '"feed-v1"' });
+    const first = await provider.sync({ ...connection(), timeZone: 'Europe/London' }, {}, SPRING);
+    expect(first.state.timeZone).toBe('Europe/London');
+
+    const scope = nock(HOST, { badheaders: ['if-none-match'] })
+      .get(FEED_PATH)
+      .reply(200, body, { ETag: '"feed-v1"' });
+    const moved = await provider.sync({ ...connection(), timeZone: 'America/New_York' }, first.state, SPRING);
+    expect(scope.isDone()).toBe(true);
+    expect(times(moved.events)).toEqual({
+      'floating-call': ['2026-03-10T19:00:00.000Z', '2026-03-10T20:00:00.000Z'],
+    });
+    expect(moved.state.timeZone).toBe('America/New_York');
   });
 
   it('when the URL is webcal://, then it is fetched over https', async () => {

@@ -58,6 +58,7 @@ function makeProvider(overrides: Partial<MicrosoftCalendarProviderOptions> = {})
 function tokenEndpoint(forms: Record<string, string>[] = [], times = 1, tenant = TENANT) {
   return nock(LOGIN)
     .post(`/${tenant}/oauth2/v2.0/token`)
+    .query(true)
     .times(times)
     .reply(200, (_uri, body) => {
       forms.push(Object.fromEntries(new URLSearchParams(String(body))));
@@ -119,7 +120,7 @@ describe('MicrosoftCalendarProvider full sync', () => {
 
     const result = await provider.sync(appConnection, {}, WINDOW);
 
-    expect(forms).toEqual([
+    expect(forms).toMatchObject([
       {
         grant_type: 'client_credentials',
         client_id: 'app-client-id',
@@ -248,13 +249,14 @@ describe('MicrosoftCalendarProvider incremental sync', () => {
 
     const result = await provider.sync(delegatedConnection, state, WINDOW);
 
-    expect(forms).toEqual([
+    // A connection stored as a bare refresh token (before MSAL) is redeemed through MSAL.
+    expect(forms).toMatchObject([
       {
         grant_type: 'refresh_token',
         refresh_token: REFRESH_TOKEN,
         client_id: 'app-client-id',
         client_secret: 'app-client-secret',
-        scope: 'offline_access https://graph.microsoft.com/Calendars.Read',
+        scope: 'https://graph.microsoft.com/Calendars.Read openid profile offline_access',
       },
     ]);
     expect(seen).toHaveLength(1);
@@ -367,6 +369,7 @@ describe('MicrosoftCalendarProvider throttling and errors', () => {
   it('when the token endpoint answers invalid_grant, then CredentialError is thrown without the refresh token', async () => {
     nock(LOGIN)
       .post(`/${TENANT}/oauth2/v2.0/token`)
+      .query(true)
       .reply(400, {
         error: 'invalid_grant',
         error_description:
@@ -386,8 +389,30 @@ describe('MicrosoftCalendarProvider throttling and errors', () => {
     expect(graphCall.isDone()).toBe(false);
   });
 
+  it('when the token endpoint throttles app-only requests, then the sync is unavailable, also while MSAL replays the 429', async () => {
+    const token = nock(LOGIN).post(`/${TENANT}/oauth2/v2.0/token`).query(true).reply(
+      429,
+      { error: 'temporarily_unavailable', error_description: 'AADSTS50196: loop detected' },
+      {
+        'Retry-After': '30',
+      },
+    );
+    const { provider } = makeProvider();
+
+    const first = await rejection(provider.sync(appConnection, {}, WINDOW));
+    // Within the Retry-After, MSAL answers from its throttling cache without calling Entra.
+    const second = await rejection(provider.sync(appConnection, {}, WINDOW));
+
+    expect(token.isDone()).toBe(true);
+    expect(second.message).not.toContain('network error');
+    for (const error of [first, second]) {
+      expect(error).not.toBeInstanceOf(CredentialError);
+      expect(error).toMatchObject({ code: 'unavailable', retryable: true });
+    }
+  });
+
   it('when the app secret is rejected (invalid_client), then CredentialError is thrown', async () => {
-    nock(LOGIN).post(`/${TENANT}/oauth2/v2.0/token`).reply(401, { error: 'invalid_client' });
+    nock(LOGIN).post(`/${TENANT}/oauth2/v2.0/token`).query(true).reply(401, { error: 'invalid_client' });
     const { provider } = makeProvider();
 
     await expect(provider.sync(appConnection, {}, WINDOW)).rejects.toBeInstanceOf(CredentialError);

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { exchangeGoogleCode, googleAuthUrl } from '../../../src/calendars/providers/google-oauth.ts';
+import { GoogleAuth } from '../../../src/calendars/providers/google-auth.ts';
 import { AppError } from '../../../src/errors.ts';
 
 const TOKEN_HOST = 'https://google-oauth.test';
@@ -9,9 +9,15 @@ const exchange = {
   clientId: 'client-id-1.apps.googleusercontent.com',
   clientSecret: 'client-secret-1',
   redirectUri: 'https://briefly.acme.test/oauth/google/callback',
-  tokenUrl: `${TOKEN_HOST}/token`,
-  timeoutMs: 300,
 };
+const auth = (authBaseUrl?: string) =>
+  new GoogleAuth({
+    tokenUrl: `${TOKEN_HOST}/token`,
+    authBaseUrl,
+    oauthClient: { clientId: exchange.clientId, clientSecret: exchange.clientSecret },
+    timeoutMs: 300,
+  });
+const exchangeGoogleCode = (e: typeof exchange) => auth().exchangeCode(e.code, e.redirectUri);
 
 async function rejection(promise: Promise<unknown>): Promise<AppError> {
   try {
@@ -30,16 +36,9 @@ beforeAll(() => {
 afterEach(() => nock.cleanAll());
 afterAll(() => nock.enableNetConnect());
 
-describe('googleAuthUrl', () => {
+describe('GoogleAuth.authUrl (google-auth-library OAuth2Client)', () => {
   it('when built, then it asks for offline read-only calendar access with a fresh consent and our state', () => {
-    const url = new URL(
-      googleAuthUrl({
-        clientId: exchange.clientId,
-        redirectUri: exchange.redirectUri,
-        state: 'state-abc&x=1',
-        authBaseUrl: 'https://accounts.google.test',
-      }),
-    );
+    const url = new URL(auth('https://accounts.google.test').authUrl(exchange.redirectUri, 'state-abc&x=1'));
 
     expect(url.origin + url.pathname).toBe('https://accounts.google.test/o/oauth2/v2/auth');
     expect(Object.fromEntries(url.searchParams)).toEqual({
@@ -55,13 +54,13 @@ describe('googleAuthUrl', () => {
   });
 
   it('when no auth base URL is given, then Google accounts is used', () => {
-    expect(googleAuthUrl({ clientId: 'c', redirectUri: 'https://r.test/cb', state: 's' })).toMatch(
+    expect(auth().authUrl('https://r.test/cb', 's')).toMatch(
       /^https:\/\/accounts\.google\.com\/o\/oauth2\/v2\/auth\?/,
     );
   });
 });
 
-describe('exchangeGoogleCode', () => {
+describe('GoogleAuth.exchangeCode (google-auth-library OAuth2Client)', () => {
   it('when Google grants a refresh token, then the code was sent with our client and redirect URI', async () => {
     let form: Record<string, string> = {};
     nock(TOKEN_HOST)
