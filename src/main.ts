@@ -22,8 +22,11 @@ import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
 import { jobHandlers } from './jobs/handlers.ts';
 import { createRedis, Queues } from './jobs/queues.ts';
 import { type Scheduler, startScheduler } from './jobs/scheduler.ts';
+import { SCHEDULES } from './jobs/schedules.ts';
 import { mergeHandlers, startWorkers, type WorkerPool } from './jobs/workers.ts';
 import type { Logger } from './logging/logger.ts';
+import { createMailouts, type Mailouts } from './mailouts/mailout.module.ts';
+import type { SmsGateway } from './mailouts/providers/sms-gateway.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
@@ -48,6 +51,7 @@ export interface Service {
   alerts: AlertService;
   briefings: Briefings;
   reps: RepService;
+  mailouts: Mailouts;
   stop(): Promise<void>;
 }
 
@@ -63,6 +67,8 @@ export interface ServiceOptions {
   enrichmentProvider?: EnrichmentProvider;
   /** The briefing pipeline's clock (tests move it across days and DST switches). */
   clock?: Clock;
+  /** Replaces the send API adapter built from config (tests and benchmarks against a fake). */
+  smsGateway?: SmsGateway;
 }
 
 export async function startService(
@@ -129,6 +135,19 @@ export async function startService(
     slackConnected: slackConfigured,
   });
 
+  const mailouts = createMailouts({
+    config,
+    pool,
+    redis,
+    queues,
+    audit,
+    alerts,
+    registry: metrics.registry,
+    clock: options.clock ?? systemClock,
+    logger,
+    gateway: options.smsGateway,
+  });
+
   const slack =
     runs('web') || runs('bot')
       ? createSlackApp(
@@ -160,7 +179,12 @@ export async function startService(
       redis,
       metrics,
       apiKeys,
-      routes: [...repRoutes(reps), ...messageRoutes(delivery.service), ...briefingRoutes(briefings.service)],
+      routes: [
+        ...repRoutes(reps),
+        ...messageRoutes(delivery.service),
+        ...briefingRoutes(briefings.service),
+        ...mailouts.routes,
+      ],
       rateLimitPerMinute: config.apiRateLimitPerMinute,
       redisPrefix: config.queuePrefix,
       webhooks: async (scope) => {
@@ -198,6 +222,7 @@ export async function startService(
         jobHandlers({ audit, clock: systemClock, auditLogRetentionDays: config.auditLogRetentionDays }),
         delivery.handlers,
         briefings.handlers,
+        mailouts.handlers,
         alertJobHandlers({
           db,
           settings,
@@ -211,6 +236,7 @@ export async function startService(
         'email-delivery': config.delivery.concurrency,
         briefings: config.briefings.concurrency,
         enrichment: 8,
+        mailouts: mailouts.concurrency,
       },
       lockMs: { 'email-delivery': config.delivery.lockMs },
       // Slack: about one post per second per channel plus a workspace-wide limit; briefing DMs go
@@ -225,7 +251,13 @@ export async function startService(
 
   let scheduler: Scheduler | undefined;
   if (runs('scheduler')) {
-    scheduler = await startScheduler({ pool, queues, logger, processEvery: config.schedulerProcessEveryMs });
+    scheduler = await startScheduler({
+      pool,
+      queues,
+      logger,
+      processEvery: config.schedulerProcessEveryMs,
+      schedules: [...SCHEDULES, ...mailouts.schedules],
+    });
   }
 
   if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
@@ -247,6 +279,7 @@ export async function startService(
     alerts,
     briefings,
     reps,
+    mailouts,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -255,6 +288,7 @@ export async function startService(
         await workers?.close(Math.max(100, deadline - Date.now() - 1_000));
         if (slack?.mode.kind === 'socket') await slack.app.stop().catch(() => undefined);
         await delivery.close();
+        await mailouts.close();
         await queues.close();
         await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
         await pool.end();

@@ -355,3 +355,6 @@ export const briefings = pgTable(
     index('briefings_status_deliver_idx').on(t.status, t.deliverAt),
   ],
 );
+
+export * from '../customers/customer.tables.ts';
+export * from '../mailouts/mailout.tables.ts';

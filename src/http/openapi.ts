@@ -19,6 +19,8 @@ export interface RouteDoc {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** A streamed, non-JSON body (e.g. a CSV import): the handler reads `request.body` as a stream. */
+  rawBody?: { contentTypes: string[]; example?: string };
   responses: Record<number, { description: string; schema?: z.ZodType }>;
 }
 
@@ -76,7 +78,22 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
               content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
             },
           }
-        : {}),
+        : route.rawBody
+          ? {
+              requestBody: {
+                required: true,
+                content: Object.fromEntries(
+                  route.rawBody.contentTypes.map((type) => [
+                    type,
+                    {
+                      schema: { type: 'string' },
+                      ...(route.rawBody?.example ? { example: route.rawBody.example } : {}),
+                    },
+                  ]),
+                ),
+              },
+            }
+          : {}),
       responses,
     };
   }
