@@ -4,6 +4,7 @@ import { ApiKeyService } from './api-keys/api-key.service.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { DEMO_REP, runDemo } from './briefings/demo.ts';
 import { ConfigError, loadConfig, secretValues } from './config/config.ts';
+import { runCustomerImport } from './customers/customer-import.command.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { isAppError } from './errors.ts';
@@ -17,6 +18,8 @@ const USAGE = `Usage: briefly <command>
   api-key create <name>                          create an API key (printed once; only a hash is stored)
   api-key revoke <id>                            revoke an API key
   api-key list                                   list API keys (never the keys themselves)
+  customers import FILE                          upsert customers by phone from a CSV (phone,operator_code,tag,
+                                                 time_zone) or NDJSON (.ndjson/.jsonl) file, with a progress bar
   demo                                           create a demo rep on the bundled sample calendar and send
                                                  today's briefing (without an email provider: an .eml in
                                                  EMAIL_OUTBOX_DIR)
@@ -89,6 +92,18 @@ async function main(argv: string[]): Promise<number> {
           return 0;
         }
         throw new UsageError('api-key takes: create <name> | revoke <id> | list');
+      } finally {
+        await pool.end();
+      }
+    }
+    case 'customers': {
+      const [action, file] = rest;
+      if (action !== 'import' || !file) throw new UsageError('customers takes: import FILE');
+      await prepareDatabase(config.databaseUrl);
+      const pool = createPool(config.databaseUrl, 2);
+      try {
+        const result = await runCustomerImport(file, pool, logger, process);
+        return result.inserted + result.updated > 0 || result.rejected === 0 ? 0 : 1;
       } finally {
         await pool.end();
       }
