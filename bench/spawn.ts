@@ -7,7 +7,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export async function spawnService(
   role: 'web' | 'worker' | 'all',
   env: Record<string, string | undefined>,
-): Promise<{ url?: string; stop(): Promise<void> }> {
+): Promise<{ url?: string; pid?: number; stop(): Promise<void> }> {
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
@@ -35,6 +35,7 @@ export async function spawnService(
   child.stdout?.resume();
   return {
     url,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
