@@ -4,7 +4,7 @@
  * and a `worker` process). Prints figures; asserts nothing. Bounded by env:
  *   BENCH_CUSTOMERS (1,000,000)   customers imported and fanned out
  *   BENCH_SEND (60,000)           messages of the sustained-send mailout
- *   BENCH_CHAOS (100,000)         messages of the chaos mailout
+ *   BENCH_CHAOS (40,000)         messages of the chaos mailout
  *   BENCH_PHASE_S (60)            length of the "down" and "slow" phases (flaky lasts half of it)
  */
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,7 @@ import { spawnService } from './spawn.ts';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
 const SEND = Number(process.env.BENCH_SEND ?? 60_000);
-const CHAOS = Number(process.env.BENCH_CHAOS ?? 100_000);
+const CHAOS = Number(process.env.BENCH_CHAOS ?? 40_000);
 const PHASE_S = Number(process.env.BENCH_PHASE_S ?? 60);
 const ZONES = [
   'Europe/Moscow',
@@ -209,7 +209,7 @@ async function main() {
     // 4. Chaos: flaky (30% failures), down, slow (10 s answers), then healthy until ends_at.
     const chaosStart = Date.now();
     const window = { from: '00:00', to: '23:30' };
-    const endsAt = chaosStart + (PHASE_S / 2 + PHASE_S * 2 + 20) * 1000;
+    const endsAt = chaosStart + (PHASE_S / 2 + PHASE_S * 2 + PHASE_S / 2) * 1000;
     const firstRequest = fake.requests.msgIds.length;
     fake.setMode('flaky');
     const chaos = await api('POST', '/v1/mailouts', {

@@ -9,8 +9,10 @@ import { type ImportResult, normalizePhone } from './customer.schemas.ts';
 
 export type ImportFormat = 'csv' | 'ndjson';
 
+/** A parsed row: NDJSON gives `line`, csv-parse gives `info.lines`. */
 interface RawRow {
-  line: number;
+  line?: number;
+  info?: { lines: number };
   record: Record<string, unknown>;
 }
 
@@ -51,9 +53,15 @@ export async function importCustomers(
     return ok;
   };
 
+  // COPY text is pushed in ~64 kB chunks: one stream write per row costs more than the parsing.
+  let out = '';
   const toCopyLine = new Transform({
     writableObjectMode: true,
+    flush(done) {
+      done(null, out || undefined);
+    },
     transform(row: RawRow, _enc, done) {
+      const lineNo = row.line ?? row.info?.lines ?? 0;
       read++;
       if (read % 10_000 === 0) options.onProgress?.(read);
       const r = row.record;
@@ -70,11 +78,15 @@ export async function importCustomers(
       const tag = str(r.tag);
       if (tag.length > 100) problems.push('tag: must be at most 100 characters');
       if (problems.length > 0) {
-        reject(row.line, problems.join('; '));
+        reject(lineNo, problems.join('; '));
         return done();
       }
       staged++;
-      done(null, `${row.line}\t${phone}\t${operator}\t${tag ? copyValue(tag) : '\\N'}\t${copyValue(zone)}\n`);
+      out += `${lineNo}\t${phone}\t${operator}\t${tag ? copyValue(tag) : '\\N'}\t${copyValue(zone)}\n`;
+      if (out.length < 65_536) return done();
+      const chunk = out;
+      out = '';
+      done(null, chunk);
     },
   });
 
@@ -136,14 +148,8 @@ function csvRows(input: Readable, reject: (line: number, reason: string) => void
     bom: true,
   });
   parser.on('skip', (error: Error & { lines?: number }) => reject(error.lines ?? 0, `csv: ${error.message}`));
-  const toRow = new Transform({
-    objectMode: true,
-    transform(chunk: { record: Record<string, unknown>; info: { lines: number } }, _enc, done) {
-      done(null, { line: chunk.info.lines, record: chunk.record } satisfies RawRow);
-    },
-  });
   input.on('error', (error) => parser.destroy(error));
-  return input.pipe(parser).pipe(toRow);
+  return input.pipe(parser);
 }
 
 /** NDJSON objects with their line numbers; a line that is not a JSON object is reported and skipped. */

@@ -18,6 +18,11 @@ export const MAILOUT_ENV = {
   SEND_API_RETRY_BASE_MS: z.coerce.number().int().min(10).default(2_000),
   SEND_API_RETRY_MAX_MS: z.coerce.number().int().min(100).default(300_000),
   SEND_API_PROBE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  /**
+   * Consecutive transient failures that open the send API circuit. Higher than the email default:
+   * with hundreds of requests in flight, a few failures in a row are normal noise, not an outage.
+   */
+  SEND_API_CIRCUIT_FAILURES: z.coerce.number().int().min(1).default(20),
   SEND_API_TOKEN_WARN_DAYS: z.coerce.number().int().min(0).default(7),
   /** Send jobs run at once per worker process on the `mailouts` queue. */
   MAILOUT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
@@ -39,6 +44,7 @@ export function mailoutConfig(e: MailoutEnv) {
       retryMaxMs: e.SEND_API_RETRY_MAX_MS,
       probeIntervalMs: e.SEND_API_PROBE_INTERVAL_MS,
       tokenWarnDays: e.SEND_API_TOKEN_WARN_DAYS,
+      circuitFailures: e.SEND_API_CIRCUIT_FAILURES,
     },
     workerConcurrency: e.MAILOUT_WORKER_CONCURRENCY,
     jobsPerZone: e.MAILOUT_JOBS_PER_ZONE,

@@ -87,7 +87,12 @@ export function createMailouts(deps: {
   const settings = config.mailouts;
   const logger = deps.logger.child({ component: 'mailouts' });
   const repo = new MailoutRepository(deps.pool);
-  const breaker = new CircuitBreaker(deps.redis, { prefix: config.queuePrefix, ...config.circuit });
+  // The delivery layer's Redis breaker, own circuit: the ratio rule and window are shared settings.
+  const breaker = new CircuitBreaker(deps.redis, {
+    prefix: config.queuePrefix,
+    ...config.circuit,
+    consecutiveFailures: settings.sendApi.circuitFailures,
+  });
   const gateway =
     deps.gateway ??
     (settings.sendApi.token

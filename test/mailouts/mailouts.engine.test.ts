@@ -24,7 +24,7 @@ beforeAll(async () => {
     SEND_API_RETRY_MAX_MS: '200',
     SEND_API_PROBE_INTERVAL_MS: '300',
     MAILOUT_JOBS_PER_ZONE: '2',
-    CIRCUIT_CONSECUTIVE_FAILURES: '5',
+    SEND_API_CIRCUIT_FAILURES: '5',
     CIRCUIT_MIN_REQUESTS: '100000',
   };
   svc = await startTestService(env);
