@@ -261,6 +261,21 @@ async function main() {
     }
     const twoMsgIds = [...perPhone.values()].filter((s) => s.size > 1).length;
     const okTwice = [...chaosIds].filter((id) => (fake.okByMsg.get(id) ?? 0) > 1).length;
+    const swaps = (
+      await pool.query(
+        "SELECT created_at, text FROM slack_posts WHERE kind = 'send-api-circuit' ORDER BY created_at",
+      )
+    ).rows as { created_at: Date; text: string }[];
+    const outcomes = (
+      await pool.query(
+        `SELECT a.outcome, count(*)::int AS n FROM mailout_message_attempts a
+         JOIN mailout_messages m ON m.id = a.message_id WHERE m.mailout_id = $1 GROUP BY 1`,
+        [chaos.json.id],
+      )
+    ).rows as { outcome: string; n: number }[];
+    report(
+      `chaos circuit: ${swaps.map((w) => `${((w.created_at.getTime() - chaosStart) / 1000).toFixed(0)}s ${/recovered/.test(w.text) ? 'closed' : 'open'}`).join(', ') || 'never opened'}; attempts by outcome ${JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.outcome, o.n])))}`,
+    );
     report(
       `chaos (${PHASE_S / 2}s flaky 30%, ${PHASE_S}s down, ${PHASE_S}s slow 10 s, then ok until ends_at): ${JSON.stringify(byStatus)}, status ${await statusOf(chaos.json.id)}`,
     );

@@ -19,10 +19,11 @@ export const MAILOUT_ENV = {
   SEND_API_RETRY_MAX_MS: z.coerce.number().int().min(100).default(300_000),
   SEND_API_PROBE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /**
-   * Consecutive transient failures that open the send API circuit. Higher than the email default:
-   * with hundreds of requests in flight, a few failures in a row are normal noise, not an outage.
+   * Consecutive transient failures that open the send API circuit. Far higher than the email default:
+   * a batch's answers arrive together, so with hundreds in flight and 30% random failures dozens
+   * land "in a row" although the API works; an outage is caught by the ratio rule (CIRCUIT_*).
    */
-  SEND_API_CIRCUIT_FAILURES: z.coerce.number().int().min(1).default(20),
+  SEND_API_CIRCUIT_FAILURES: z.coerce.number().int().min(1).default(100),
   SEND_API_TOKEN_WARN_DAYS: z.coerce.number().int().min(0).default(7),
   /** Send jobs run at once per worker process on the `mailouts` queue. */
   MAILOUT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),

@@ -124,10 +124,15 @@ export class MailoutRepository {
     tags: string[];
     window: LocalWindow | null;
     createdBy: string;
+    status: MailoutStatus;
+    /** Set when created already approved (a workspace without managers). */
+    approvedBy?: string;
+    approvedAt?: Date;
   }): Promise<MailoutRow> {
     const { rows } = await this.pool.query<MailoutRow>(
-      `INSERT INTO mailouts (name, text, starts_at, ends_at, operator_codes, tags, window_from, window_to, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      `INSERT INTO mailouts (name, text, starts_at, ends_at, operator_codes, tags, window_from, window_to, created_by,
+         status, approved_version, approved_by, approved_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::mailout_status, $11, $12, $13) RETURNING *`,
       [
         values.name,
         values.text,
@@ -138,6 +143,10 @@ export class MailoutRepository {
         values.window?.from ?? null,
         values.window?.to ?? null,
         values.createdBy,
+        values.status,
+        values.approvedBy ? 1 : null,
+        values.approvedBy ?? null,
+        values.approvedAt ?? null,
       ],
     );
     return rows[0] as MailoutRow;

@@ -13,6 +13,8 @@ import type { CreateMailoutInput, MailoutView, UpdateMailoutInput } from './mail
 import type { MailoutEngine } from './mailout-engine.ts';
 import { assertTransition, EDITABLE, LIVE, type MailoutStatus, TERMINAL } from './mailout-state.ts';
 
+const AUTO_APPROVED = 'auto: the workspace has no manager';
+
 /**
  * Mailout use cases for the REST API and (next issue) Slack: creation, edits, the approval flow,
  * pause/resume/cancel/delete, previews and statistics. Sending itself is the engine's.
@@ -51,7 +53,10 @@ export class MailoutService {
     return updated;
   }
 
+  /** One INSERT in the final state (draft, pending_approval, or scheduled without managers): answers at once. */
   async create(input: CreateMailoutInput, actor: string): Promise<MailoutView> {
+    const autoApproved = input.submit && !(await this.repo.hasManagers());
+    const status: MailoutStatus = !input.submit ? 'draft' : autoApproved ? 'scheduled' : 'pending_approval';
     const row = await this.repo.insert({
       name: input.name,
       text: input.text,
@@ -61,10 +66,12 @@ export class MailoutService {
       tags: input.filter?.tags ?? [],
       window: input.window ?? null,
       createdBy: input.created_by ?? actor,
+      status,
+      ...(autoApproved ? { approvedBy: AUTO_APPROVED, approvedAt: this.clock.now() } : {}),
     });
-    await this.engine.afterStatusChange(row, 'draft', 'draft', actor, 'created');
-    if (!input.submit) return toMailoutView(row);
-    return toMailoutView(await this.submitRow(row, actor));
+    await this.engine.afterStatusChange(row, 'draft', status, actor, 'created');
+    if (autoApproved) await this.engine.scheduleStart(row);
+    return toMailoutView(row);
   }
 
   /** draft/rejected -> pending_approval, or straight to scheduled when the workspace has no manager. */
@@ -76,7 +83,7 @@ export class MailoutService {
     if (await this.repo.hasManagers()) return this.change(row, 'pending_approval', 'submit', actor);
     const scheduled = await this.change(row, 'scheduled', 'submit', actor, {
       approved_version: row.version,
-      approved_by: 'auto: the workspace has no manager',
+      approved_by: AUTO_APPROVED,
       approved_at: this.clock.now(),
     });
     await this.engine.scheduleStart(scheduled);
@@ -247,9 +254,7 @@ export class MailoutService {
         ...(to === 'pending_approval'
           ? { approved_version: null, approved_by: null, approved_at: null }
           : {}),
-        ...(to === 'scheduled'
-          ? { approved_by: 'auto: the workspace has no manager', approved_at: this.clock.now() }
-          : {}),
+        ...(to === 'scheduled' ? { approved_by: AUTO_APPROVED, approved_at: this.clock.now() } : {}),
       },
       { version: input.version, bumpVersion: true },
     );

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
+import { mailoutJobHandlers } from '../../src/mailouts/mailout.handlers.ts';
 import { type Service, startService } from '../../src/main.ts';
 import { nextWindowOpening } from '../../src/shared/local-window.ts';
 import { FakeSendApi, fakeJwt, OK } from '../helpers/send-api.ts';
@@ -384,7 +385,6 @@ describe('mailout approval', () => {
         `mailout:${m.id}`,
       ]);
       expect(rows.map((r) => r.action)).toEqual([
-        'mailout.draft',
         'mailout.pending_approval',
         'mailout.pending_approval',
         'mailout.scheduled',
@@ -396,5 +396,63 @@ describe('mailout approval', () => {
     } finally {
       await svc.db.query("DELETE FROM reps WHERE slack_user_id IN ('UMANAGER1', 'UREP0001')");
     }
+  });
+});
+
+describe('audience preview and token warning', () => {
+  it('when previewing a filter, then matching customers are counted by zone with who is in the window now', async () => {
+    const { tag } = await customers(['Asia/Kolkata', 'Asia/Kolkata', 'America/New_York']);
+    const window = windowIn('Asia/Kolkata', true);
+    const res = await svc.web.inject({
+      method: 'GET',
+      url: `/v1/mailouts/preview?operator_codes=999,916&tags=${tag}&window_from=${window.from}&window_to=${window.to}`,
+      headers: auth,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      total: 3,
+      in_window_now: 2,
+      by_time_zone: [
+        { time_zone: 'Asia/Kolkata', count: 2, in_window_now: true },
+        { time_zone: 'America/New_York', count: 1, in_window_now: false },
+      ],
+    });
+    const none = await svc.web.inject({
+      method: 'GET',
+      url: `/v1/mailouts/preview?operator_codes=111&tags=${tag}`,
+      headers: auth,
+    });
+    expect(none.json()).toMatchObject({ total: 0, in_window_now: 0 });
+    const bad = await svc.web.inject({
+      method: 'GET',
+      url: '/v1/mailouts/preview?operator_codes=9x',
+      headers: auth,
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('when the send API token expires within 7 days, then the alert channel is warned', async () => {
+    const handlers = mailoutJobHandlers({
+      engine: svc.mailouts.engine,
+      alerts: svc.alerts,
+      clock: { now: () => new Date() },
+      token: fakeJwt(Math.floor(Date.now() / 1000) + 3 * 86_400 + 60),
+      tokenWarnDays: 7,
+    });
+    const check = handlers.mailouts?.['send-api-token-check'];
+    const result = await check?.({} as never, svc.log.logger);
+    expect(result).toMatchObject({ days: 3, alerted: true });
+    const { rows } = await svc.db.query("SELECT text FROM slack_posts WHERE kind = 'send-api-token'");
+    expect(rows[0].text).toMatch(/expires in 3 day/);
+    const fine = mailoutJobHandlers({
+      engine: svc.mailouts.engine,
+      alerts: svc.alerts,
+      clock: { now: () => new Date() },
+      token: env.SEND_API_TOKEN,
+      tokenWarnDays: 7,
+    });
+    const quiet = await fine.mailouts?.['send-api-token-check']?.({} as never, svc.log.logger);
+    expect(quiet).toMatchObject({ checked: true });
+    expect(quiet).not.toHaveProperty('alerted');
   });
 });
