@@ -218,3 +218,19 @@ describe('customers', () => {
     expect(Object.keys(doc.paths['/v1/customers/import'].post.requestBody.content)).toContain('text/csv');
   });
 });
+
+describe('mailout metrics', () => {
+  it('when /metrics is scraped, then the mailout and send API metrics are listed', async () => {
+    const res = await svc.web.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    for (const name of [
+      'briefly_mailout_messages_total',
+      'briefly_send_api_duration_seconds',
+      'briefly_send_api_errors_total',
+      'briefly_send_api_circuit_open 0',
+      'briefly_mailout_backlog 0',
+    ]) {
+      expect(res.body).toContain(name);
+    }
+  });
+});
