@@ -320,7 +320,10 @@ export class MailoutEngine {
         const key = `${this.deps.prefix}:mailouts:probe`;
         const won = await this.deps.redis.set(key, '1', 'PX', this.deps.config.sendApi.probeIntervalMs, 'NX');
         if (won !== 'OK') {
-          await this.again(mailoutId, zone, slot, this.deps.config.sendApi.probeIntervalMs);
+          // Keep waiting for the probe only while this zone still has work.
+          if (await this.hasWork(mailoutId, zone)) {
+            await this.again(mailoutId, zone, slot, this.deps.config.sendApi.probeIntervalMs);
+          }
           return { sent, batches };
         }
         probe = true;
@@ -352,6 +355,12 @@ export class MailoutEngine {
         return { sent, batches };
       }
     }
+  }
+
+  private async hasWork(mailoutId: number, zone: string): Promise<boolean> {
+    const row = await this.deps.repo.get(mailoutId);
+    if (row?.status !== 'running' || row.deleted_at) return false;
+    return (await this.deps.repo.nextAttemptInZone(mailoutId, zone)) !== undefined;
   }
 
   /** Re-enqueues this send job (same zone and slot) after `delayMs`. */

@@ -241,7 +241,7 @@ describe('mailout sending', () => {
     const victim = Number(phones[0]);
     fake.behaviour = (request) => (request.body.phone === victim ? { status: 503, delayMs: 100 } : OK);
     const created = await create({ filter: { tags: [tag] } });
-    await until(async () => requestsFor([String(victim)]).length >= 2);
+    await until(async () => requestsFor([String(victim)]).length >= 2, 25_000);
     const res = await svc.web.inject({ method: 'DELETE', url: `/v1/customers/${ids[0]}`, headers: auth });
     expect(res.statusCode).toBe(204);
     const after = Date.now();
@@ -249,8 +249,8 @@ describe('mailout sending', () => {
     expect(requestsFor([String(victim)]).filter((r) => r.at >= after)).toHaveLength(0);
     const rows = await messages(created.id);
     expect(rows.find((m) => m.customer_id === ids[0])?.status).toBe('cancelled');
-    await until(async () => (await mailoutStatus(created.id)) === 'finished');
-  });
+    await until(async () => (await mailoutStatus(created.id)) === 'finished', 25_000);
+  }, 60_000);
 
   it('when paused, then no request starts after pause returns; resume sends the rest', async () => {
     let failing = true;
