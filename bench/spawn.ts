@@ -13,7 +13,7 @@ process.once('exit', () => {
 export async function spawnService(
   role: 'web' | 'worker' | 'all',
   env: Record<string, string | undefined>,
-): Promise<{ url?: string; stop(): Promise<void> }> {
+): Promise<{ url?: string; pid?: number; stop(): Promise<void> }> {
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
@@ -43,6 +43,7 @@ export async function spawnService(
   child.stdout?.resume();
   return {
     url,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

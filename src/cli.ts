@@ -6,6 +6,7 @@ import { AuditRepository } from './audit/audit.repository.ts';
 import { DEMO_REP, runDemo } from './briefings/demo.ts';
 import { createCalendars } from './calendars/calendar.module.ts';
 import { type Config, ConfigError, loadConfig, secretValues } from './config/config.ts';
+import { runCustomerImport } from './customers/customer-import.command.ts';
 import { createDatabase, createPool } from './db/client.ts';
 import { prepareDatabase } from './db/migrate.ts';
 import { describeEvent, followMessage, isSuccess } from './delivery/follow-message.ts';
@@ -25,11 +26,13 @@ const USAGE = `Usage: briefly <command>
   start [--role all|web|bot|worker|scheduler]   run the service (default: all roles in one process)
   migrate                                        create the database if missing and apply migrations
   api-key create <name> [--scopes send,read]     create an API key (printed once; only a hash is stored);
-                                                 scopes: send, read, read:all, admin (default send,read)
+                                                 scopes: send, read, read:all, customers, mailouts, admin (default send,read)
   api-key revoke <id>                            revoke an API key
   api-key list                                   list API keys (never the keys themselves)
   reps connect-ics <rep-email-or-id> <url>       connect a rep's calendar to an ICS feed (stored encrypted)
                                                  and sync it once now
+  customers import FILE                          upsert customers by phone from a CSV (phone,operator_code,tag,
+                                                 time_zone) or NDJSON (.ndjson/.jsonl) file, with a progress bar
   demo                                           create a demo rep on the bundled sample calendar and send
                                                  today's briefing (without an email provider: an .eml in
                                                  EMAIL_OUTBOX_DIR)
@@ -159,6 +162,18 @@ async function main(argv: string[]): Promise<number> {
           `ICS feed stored for ${rep.email} (rep ${rep.id}), but it could not be read: ${reason}\n`,
         );
         return 1;
+      } finally {
+        await pool.end();
+      }
+    }
+    case 'customers': {
+      const [action, file] = rest;
+      if (action !== 'import' || !file) throw new UsageError('customers takes: import FILE');
+      await prepareDatabase(config.databaseUrl);
+      const pool = createPool(config.databaseUrl, 2);
+      try {
+        const result = await runCustomerImport(file, pool, logger, process);
+        return result.inserted + result.updated > 0 || result.rejected === 0 ? 0 : 1;
       } finally {
         await pool.end();
       }

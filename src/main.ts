@@ -26,8 +26,11 @@ import { registerSendgridWebhook } from './http/webhooks/sendgrid.webhook.ts';
 import { jobHandlers } from './jobs/handlers.ts';
 import { createRedis, Queues } from './jobs/queues.ts';
 import { type Scheduler, startScheduler } from './jobs/scheduler.ts';
+import { SCHEDULES } from './jobs/schedules.ts';
 import { mergeHandlers, startWorkers, type WorkerPool } from './jobs/workers.ts';
 import type { Logger } from './logging/logger.ts';
+import { createMailouts, type Mailouts } from './mailouts/mailout.module.ts';
+import type { SmsGateway } from './mailouts/providers/sms-gateway.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { createRetentionMetric, RetentionPurger } from './retention/retention.purger.ts';
@@ -60,6 +63,7 @@ export interface Service {
   slackPosts: SlackPostService;
   briefings: Briefings;
   reps: RepService;
+  mailouts: Mailouts;
   stop(): Promise<void>;
 }
 
@@ -75,6 +79,8 @@ export interface ServiceOptions {
   enrichmentProvider?: EnrichmentProvider;
   /** The briefing pipeline's clock (tests move it across days and DST switches). */
   clock?: Clock;
+  /** Replaces the send API adapter built from config (tests and benchmarks against a fake). */
+  smsGateway?: SmsGateway;
 }
 
 export async function startService(
@@ -155,6 +161,20 @@ export async function startService(
         }),
       )
     : undefined;
+
+  const mailouts = createMailouts({
+    config,
+    pool,
+    redis,
+    queues,
+    audit,
+    alerts,
+    registry: metrics.registry,
+    clock: options.clock ?? systemClock,
+    logger,
+    gateway: options.smsGateway,
+  });
+
   const slack =
     runs('web') || runs('bot')
       ? createSlackApp(
@@ -203,6 +223,7 @@ export async function startService(
           attachmentsMaxBytes: config.email.attachmentsMaxBytes,
         }),
         ...briefingRoutes(briefings.service),
+        ...mailouts.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -251,6 +272,7 @@ export async function startService(
         }),
         delivery.handlers,
         briefings.handlers,
+        mailouts.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -268,6 +290,7 @@ export async function startService(
         'email-delivery': config.delivery.concurrency,
         briefings: config.briefings.concurrency,
         enrichment: 8,
+        mailouts: mailouts.concurrency,
       },
       lockMs: { 'email-delivery': config.delivery.lockMs },
       // Slack: about one post per second per channel plus a workspace-wide limit; briefing DMs go
@@ -295,7 +318,13 @@ export async function startService(
 
   let scheduler: Scheduler | undefined;
   if (runs('scheduler')) {
-    scheduler = await startScheduler({ pool, queues, logger, processEvery: config.schedulerProcessEveryMs });
+    scheduler = await startScheduler({
+      pool,
+      queues,
+      logger,
+      processEvery: config.schedulerProcessEveryMs,
+      schedules: [...SCHEDULES, ...mailouts.schedules],
+    });
   }
 
   if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
@@ -319,6 +348,7 @@ export async function startService(
     slackPosts,
     briefings,
     reps,
+    mailouts,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -333,6 +363,9 @@ export async function startService(
         // With Redis away these would wait for it forever: give them a moment, then drop the sockets.
         await settleWithin(queues.close(), 1_000);
         await Promise.all([closeRedis(redis), workerRedis ? closeRedis(workerRedis) : undefined]);
+        await mailouts.close();
+        await queues.close();
+        await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
         await pool.end();
       })();
       return stopping;

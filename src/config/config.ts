@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAILOUT_ENV, mailoutConfig } from '../mailouts/mailout.config.ts';
 import { RETENTION, type RetentionName } from '../retention/retention.ts';
 
 /**
@@ -185,6 +186,7 @@ const envSchema = z
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
       .default('12:00'),
     BRIEFING_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+    ...MAILOUT_ENV,
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
@@ -466,6 +468,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cutoff: e.BRIEFING_CUTOFF,
       concurrency: e.BRIEFING_CONCURRENCY,
     },
+    mailouts: mailoutConfig(e),
     circuit: {
       consecutiveFailures: e.CIRCUIT_CONSECUTIVE_FAILURES,
       failureRatio: e.CIRCUIT_FAILURE_RATIO,
@@ -499,6 +502,7 @@ export function secretValues(config: Config): string[] {
     config.calendars.microsoft.clientSecret,
     config.enrichment.pdl.apiKey,
     config.enrichment.apollo.apiKey,
+    config.mailouts.sendApi.token,
     config.email.smtpUrl ? passwordOf(config.email.smtpUrl) : undefined,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);

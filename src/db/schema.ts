@@ -436,3 +436,6 @@ export const briefings = pgTable(
     index('briefings_created_at_idx').on(t.createdAt),
   ],
 );
+
+export * from '../customers/customer.tables.ts';
+export * from '../mailouts/mailout.tables.ts';

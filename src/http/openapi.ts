@@ -24,6 +24,8 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** A larger request body limit than API_BODY_LIMIT_BYTES for this route (attachments). */
   bodyLimit?: number;
+  /** A streamed, non-JSON body (e.g. a CSV import): the handler reads `request.body` as a stream. */
+  rawBody?: { contentTypes: string[]; example?: string };
   responses: Record<number, { description: string; schema?: z.ZodType }>;
 }
 
@@ -89,7 +91,22 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
               content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
             },
           }
-        : {}),
+        : route.rawBody
+          ? {
+              requestBody: {
+                required: true,
+                content: Object.fromEntries(
+                  route.rawBody.contentTypes.map((type) => [
+                    type,
+                    {
+                      schema: { type: 'string' },
+                      ...(route.rawBody?.example ? { example: route.rawBody.example } : {}),
+                    },
+                  ]),
+                ),
+              },
+            }
+          : {}),
       responses,
     };
   }

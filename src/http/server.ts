@@ -288,6 +288,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (over) throw tooMany(over, 'for this API key');
     return principal;
   };
+  // Streamed uploads (CSV/NDJSON imports) reach their handler unread, so they are never buffered whole.
+  const rawTypes = [...new Set(deps.routes.flatMap((r) => r.rawBody?.contentTypes ?? []))];
+  if (rawTypes.length > 0)
+    server.addContentTypeParser(rawTypes, (_request, payload, done) => done(null, payload));
   mountRoutes(server, deps.routes, authenticate);
   if (deps.webhooks)
     await server.register(async (scope) => {

@@ -81,6 +81,34 @@ export const RETENTION = [
     env: 'RETENTION_PROVIDER_SWAPS_DAYS',
   },
   { name: 'audit_log', table: 'audit_log', age: 'at', defaultDays: 365, env: 'AUDIT_LOG_RETENTION_DAYS' },
+  {
+    // Counted from the end of its mailout (ended_at, else the planned ends_at), never while it can still send.
+    name: 'mailout_messages',
+    table: 'mailout_messages',
+    age: 'created_at',
+    where: `EXISTS (SELECT 1 FROM mailouts m WHERE m.id = mailout_messages.mailout_id AND coalesce(m.ended_at, m.ends_at) < $1)`,
+    defaultDays: 180,
+    env: 'MAILOUT_RETENTION_DAYS',
+  },
+  {
+    // Attempts go with their message (also those left behind by a deleted message row).
+    name: 'mailout_message_attempts',
+    table: 'mailout_message_attempts',
+    age: 'at',
+    where: `NOT EXISTS (SELECT 1 FROM mailout_messages mm JOIN mailouts m ON m.id = mm.mailout_id
+      WHERE mm.id = mailout_message_attempts.message_id AND coalesce(m.ended_at, m.ends_at) >= $1)`,
+    defaultDays: 180,
+    env: 'MAILOUT_RETENTION_DAYS',
+  },
+  {
+    // Customers' audit rows (imports, edits, deletions) follow the mailout retention, not the audit log's.
+    name: 'customer_audit',
+    table: 'audit_log',
+    age: 'at',
+    where: `action LIKE 'customer.%'`,
+    defaultDays: 180,
+    env: 'MAILOUT_RETENTION_DAYS',
+  },
 ] as const satisfies readonly RetentionRule[];
 
 export type RetentionName = (typeof RETENTION)[number]['name'];

@@ -103,3 +103,21 @@ describe('briefly CLI', () => {
     expect(again.code).toBe(0);
   }, 60_000);
 });
+
+describe('briefly customers import', () => {
+  it('when a CSV file is imported, then counts and rejected lines are printed with a progress bar', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'briefly-import-'));
+    const file = join(dir, 'customers.csv');
+    writeFileSync(
+      file,
+      'phone,operator_code,tag,time_zone\n+79161112233,,vip,Europe/Moscow\nbad,,vip,Europe/Moscow\n',
+    );
+    const res = await runCli(['customers', 'import', file], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('1 inserted, 0 updated, 1 rejected');
+    expect(res.stdout).toMatch(/line 3: phone/);
+    expect(res.stderr).toMatch(/\[#+\] 100% /);
+  });
+});

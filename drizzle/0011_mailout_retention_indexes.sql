@@ -1,0 +1,2 @@
+CREATE INDEX "mailout_message_attempts_at_idx" ON "mailout_message_attempts" USING btree ("at");--> statement-breakpoint
+CREATE INDEX "mailout_messages_created_at_idx" ON "mailout_messages" USING btree ("created_at");
