@@ -13,11 +13,18 @@ interface SentBody {
   content: { type: string; value: string }[];
 }
 
+/**
+ * Real sends only: the provider probe also posts mail/send (in sandbox mode) and must not take
+ * an answer meant for a message.
+ */
+const realSend = (body: { mail_settings?: { sandbox_mode?: { enable?: boolean } } }) =>
+  body.mail_settings?.sandbox_mode?.enable !== true;
+
 /** Fakes SendGrid's mail/send; records each body it received. */
 function fakeSendgrid(times: number, status = 202, body: unknown = '') {
   const received: SentBody[] = [];
   const scope = nock(SENDGRID)
-    .post('/v3/mail/send')
+    .post('/v3/mail/send', realSend)
     .times(times)
     .reply((_uri, requestBody) => {
       received.push(requestBody as SentBody);
@@ -206,7 +213,7 @@ describe('cancel and redrive', () => {
 
   it('when SendGrid rejects a message permanently, then it fails at once; a redrive sends it and is audit-logged', async () => {
     nock(SENDGRID)
-      .post('/v3/mail/send')
+      .post('/v3/mail/send', realSend)
       .reply(400, {
         errors: [{ message: 'The from address does not match a verified Sender Identity', field: 'from' }],
       });
@@ -230,7 +237,7 @@ describe('cancel and redrive', () => {
   });
 
   it('when SendGrid answers 500 then 202, then the message is deferred, retried and sent', async () => {
-    nock(SENDGRID).post('/v3/mail/send').reply(500, '<html>oops</html>');
+    nock(SENDGRID).post('/v3/mail/send', realSend).reply(500, '<html>oops</html>');
     fakeSendgrid(1);
     const { id } = (await post(simple)).json();
     await vi.waitFor(async () => expect(await statusOf(id)).toBe('sent'), { timeout: 10_000 });
