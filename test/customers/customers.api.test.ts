@@ -221,7 +221,10 @@ describe('customers', () => {
 
 describe('mailout metrics', () => {
   it('when /metrics is scraped, then the mailout and send API metrics are listed', async () => {
-    const res = await svc.web.inject({ method: 'GET', url: '/metrics' });
+    const res = await fetch(svc.metricsUrl as string).then(async (r) => ({
+      statusCode: r.status,
+      body: await r.text(),
+    }));
     expect(res.statusCode).toBe(200);
     for (const name of [
       'briefly_mailout_messages_total',

@@ -96,6 +96,28 @@ describe('retention purge', () => {
       ago(366),
       ago(364),
     ]);
+    // Mailouts: messages and attempts go 180 days after their mailout ended, however old they are.
+    const mailoutIds = await q(
+      `INSERT INTO mailouts (name, text, starts_at, ends_at, ended_at, created_by, status) VALUES
+       ('ended-181d', 't', $1, $2, $2, 't', 'finished'), ('ended-10d', 't', $1, $3, NULL, 't', 'expired')
+       RETURNING id`,
+      [ago(206), ago(181), ago(10)],
+    );
+    const [endedLongAgo, endedLately] = mailoutIds.rows.map((r) => r.id as string);
+    const mailoutMessages = await q(
+      `INSERT INTO mailout_messages (mailout_id, customer_id, time_zone, operator_code, status, created_at) VALUES
+       ($1, 1, 'UTC', '916', 'sent', $3), ($2, 2, 'UTC', '916', 'sent', $3) RETURNING id`,
+      [endedLongAgo, endedLately, ago(205)],
+    );
+    await q(
+      `INSERT INTO mailout_message_attempts (message_id, at, status_code, latency_ms, outcome)
+       SELECT id, $1, 200, 20, 'sent' FROM mailout_messages WHERE id = ANY($2::bigint[])`,
+      [ago(205), mailoutMessages.rows.map((r) => r.id)],
+    );
+    await q(
+      `INSERT INTO audit_log (actor, action, at) VALUES ('t', 'customer.update', $1), ('t', 'customer.create', $2)`,
+      [ago(181), ago(10)],
+    );
 
     const registry = new client.Registry();
     const metric = createRetentionMetric(registry);
@@ -114,6 +136,19 @@ describe('retention purge', () => {
       calendar_events: 1,
       provider_swaps: 1,
       audit_log: 1,
+      mailout_messages: 1,
+      mailout_message_attempts: 1,
+      customer_audit: 1,
+    });
+    const keptMailoutRows = await q(
+      `SELECT (SELECT array_agg(mailout_id::text) FROM mailout_messages) AS messages,
+              (SELECT count(*)::int FROM mailout_message_attempts) AS attempts,
+              (SELECT array_agg(action) FROM audit_log WHERE action LIKE 'customer.%') AS audit`,
+    );
+    expect(keptMailoutRows.rows[0]).toEqual({
+      messages: [endedLately],
+      attempts: 1,
+      audit: ['customer.create'],
     });
     expect(await subjects()).toEqual([
       'key-23h',
@@ -223,6 +258,9 @@ describe('retention configuration', () => {
       calendar_events: 30,
       provider_swaps: 365,
       audit_log: 365,
+      mailout_messages: 180,
+      mailout_message_attempts: 180,
+      customer_audit: 180,
     });
     expect(svc.config.retention.slack_posts).toBe(7);
     expect(loadConfig(testEnv({ RETENTION_IDEMPOTENCY_KEYS_DAYS: '0.5' })).retention.idempotency_keys).toBe(
