@@ -176,7 +176,10 @@ describe('retention purge', () => {
       ),
     ).toEqual(['ended-29d', 'tomorrow']);
     expect((await q(`SELECT reason FROM provider_swaps`)).rows).toEqual([{ reason: 'new' }]);
-    expect((await q(`SELECT action FROM audit_log WHERE actor = 't'`)).rows).toEqual([{ action: 'new' }]);
+    expect((await q(`SELECT action FROM audit_log WHERE actor = 't' ORDER BY action`)).rows).toEqual([
+      { action: 'customer.create' },
+      { action: 'new' },
+    ]);
 
     const values = Object.fromEntries((await metric.get()).values.map((v) => [v.labels.table, v.value]));
     expect(values).toEqual(counts);
