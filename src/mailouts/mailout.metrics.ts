@@ -38,7 +38,10 @@ export function createMailoutMetrics(
     help: '1 while the send API circuit is open (mailout sending paused), else 0',
     registers: [registry],
     async collect() {
-      this.set((await shared.circuitOpen()) ? 1 : 0);
+      // Redis away: the scrape answers without this gauge rather than failing as a whole.
+      const open = await shared.circuitOpen().catch(() => undefined);
+      if (open === undefined) this.reset();
+      else this.set(open ? 1 : 0);
     },
   });
   new client.Gauge({
@@ -46,7 +49,9 @@ export function createMailoutMetrics(
     help: 'Pending messages of running mailouts',
     registers: [registry],
     async collect() {
-      this.set(await shared.backlog());
+      const backlog = await shared.backlog().catch(() => undefined);
+      if (backlog === undefined) this.reset();
+      else this.set(backlog);
     },
   });
   return { messages, sendDuration, sendErrors };
