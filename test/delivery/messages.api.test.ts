@@ -212,18 +212,21 @@ describe('cancel and redrive', () => {
   });
 
   it('when SendGrid rejects a message permanently, then it fails at once; a redrive sends it and is audit-logged', async () => {
+    // Only this message's sends: a message of an earlier test still retrying must not take its answer.
+    const mine = (body: { subject?: string; mail_settings?: { sandbox_mode?: { enable?: boolean } } }) =>
+      realSend(body) && body.subject === 'Redrive me';
     nock(SENDGRID)
-      .post('/v3/mail/send', realSend)
+      .post('/v3/mail/send', mine)
       .reply(400, {
         errors: [{ message: 'The from address does not match a verified Sender Identity', field: 'from' }],
       });
-    const { id } = (await post({ ...simple, tags: ['redrive-me'] })).json();
+    const { id } = (await post({ ...simple, subject: 'Redrive me', tags: ['redrive-me'] })).json();
     await vi.waitFor(async () => expect(await statusOf(id)).toBe('failed'), { timeout: 10_000 });
     const failed = (await get(`/v1/messages/${id}`)).json();
     expect(failed.attempts).toBe(1);
     expect(failed.last_error).toMatch(/verified Sender Identity/);
 
-    fakeSendgrid(1);
+    nock(SENDGRID).post('/v3/mail/send', mine).reply(202, '', { 'X-Message-Id': 'sg-redriven' });
     const res = await svc.web.inject({
       method: 'POST',
       url: '/v1/messages/redrive',
