@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { alertJobHandlers } from './alerts/alert.handlers.ts';
 import { AlertService } from './alerts/alert.service.ts';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
+import { type Appointments, createAppointments } from './appointments/appointment.module.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { type Briefings, createBriefings } from './briefings/briefing.module.ts';
 import type { CalendarProviders } from './calendars/calendar-sync.service.ts';
@@ -58,6 +59,7 @@ export interface Service {
   /** Post, edit and thread Slack messages by key (approval and progress cards, stats posts). */
   slackPosts: SlackPostService;
   briefings: Briefings;
+  appointments: Appointments;
   reps: RepService;
   stop(): Promise<void>;
 }
@@ -142,6 +144,17 @@ export async function startService(
     slackConnected: slackConfigured,
   });
 
+  const appointments = createAppointments({
+    config,
+    pool,
+    queues,
+    delivery: delivery.service,
+    reps: repRepository,
+    slackPosts: slackConfigured ? slackPosts : undefined,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   // Runs before the settings modal's ack (3 s): one quick try, no retries.
   const channelCheck = slackToken
     ? new ChannelCheck(
@@ -201,6 +214,7 @@ export async function startService(
           attachmentsMaxBytes: config.email.attachmentsMaxBytes,
         }),
         ...briefingRoutes(briefings.service),
+        ...appointments.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -249,6 +263,7 @@ export async function startService(
         }),
         delivery.handlers,
         briefings.handlers,
+        appointments.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -316,6 +331,7 @@ export async function startService(
     alerts,
     slackPosts,
     briefings,
+    appointments,
     reps,
     stop() {
       stopping ??= (async () => {

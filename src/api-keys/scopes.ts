@@ -6,9 +6,10 @@ import { AppError } from '../errors.ts';
  * - `send`: accept messages, cancel its own, add suppressions, send briefings now
  * - `read`: read reps, suppressions, and the messages this key sent
  * - `read:all`: also every other key's messages and Briefly's own mail (briefings)
+ * - `appointments`: services, appointments and their notes (`/v1/services`, `/v1/appointments`)
  * - `admin`: everything, including reps, redrive, lifting suppressions and /readyz details
  */
-export const API_SCOPES = ['send', 'read', 'read:all', 'admin'] as const;
+export const API_SCOPES = ['send', 'read', 'read:all', 'appointments', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** `briefly api-key create` without --scopes: an application server that sends and reads its mail. */

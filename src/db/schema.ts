@@ -434,3 +434,5 @@ export const briefings = pgTable(
     index('briefings_created_at_idx').on(t.createdAt),
   ],
 );
+
+export * from '../appointments/appointment.tables.ts';

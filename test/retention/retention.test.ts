@@ -96,6 +96,13 @@ describe('retention purge', () => {
       ago(366),
       ago(364),
     ]);
+    const service = await q(`INSERT INTO services (name, duration_minutes) VALUES ('Demo', 30) RETURNING id`);
+    await q(
+      `INSERT INTO appointments (rep_id, service_id, attendee, starts_at, ends_at, status, created_by, location) VALUES
+       ($1, $2, '{}', $3, $4, 'completed', 't', 'ended-731d'), ($1, $2, '{}', $5, $6, 'cancelled', 't', 'ended-729d'),
+       ($1, $2, '{}', $7, $8, 'cancelled', 't', 'next-week')`,
+      [repId, service.rows[0].id, ago(731.1), ago(731), ago(729.1), ago(729), ago(-7), ago(-7.1)],
+    );
 
     const registry = new client.Registry();
     const metric = createRetentionMetric(registry);
@@ -113,6 +120,7 @@ describe('retention purge', () => {
       briefings: 1,
       calendar_events: 1,
       provider_swaps: 1,
+      appointments: 1,
       audit_log: 1,
     });
     expect(await subjects()).toEqual([
@@ -141,6 +149,9 @@ describe('retention purge', () => {
       ),
     ).toEqual(['ended-29d', 'tomorrow']);
     expect((await q(`SELECT reason FROM provider_swaps`)).rows).toEqual([{ reason: 'new' }]);
+    expect(
+      (await q(`SELECT location FROM appointments ORDER BY location`)).rows.map((r) => r.location),
+    ).toEqual(['ended-729d', 'next-week']);
     expect((await q(`SELECT action FROM audit_log WHERE actor = 't'`)).rows).toEqual([{ action: 'new' }]);
 
     const values = Object.fromEntries((await metric.get()).values.map((v) => [v.labels.table, v.value]));
@@ -222,6 +233,7 @@ describe('retention configuration', () => {
       briefings: 30,
       calendar_events: 30,
       provider_swaps: 365,
+      appointments: 730,
       audit_log: 365,
     });
     expect(svc.config.retention.slack_posts).toBe(7);
