@@ -184,6 +184,7 @@ export async function startService(
             briefings: briefings.service,
             calendarConnect: briefings.connect,
             slackPosts,
+            appointments: appointments.service,
             channelCheck: async (channel) =>
               channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
           },

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { AppError, type FieldProblem } from '../errors.ts';
+import { AppError, type FieldProblem, zodFields } from '../errors.ts';
 import type { RepRepository } from '../reps/rep.repository.ts';
 import type { Clock } from '../shared/time.ts';
 import type {
@@ -9,13 +9,15 @@ import type {
   NoteRow,
   ServiceRow,
 } from './appointment.repository.ts';
-import type {
-  AppointmentFilter,
-  Conflict,
-  CreateAppointmentInput,
-  CreateServiceInput,
-  UpdateAppointmentInput,
-  UpdateServiceInput,
+import {
+  type AppointmentFilter,
+  type Conflict,
+  type CreateAppointmentInput,
+  type CreateServiceInput,
+  createAppointmentSchema,
+  type UpdateAppointmentInput,
+  type UpdateServiceInput,
+  updateAppointmentSchema,
 } from './appointment.schemas.ts';
 
 export interface Actor {
@@ -238,6 +240,19 @@ export class AppointmentService {
     if (result.mail) this.deps.effects.mailWritten(result.mail);
     this.deps.effects.scheduleReminders(row, service);
     return toApiAppointment(row);
+  }
+
+  /** The same rules for callers that did not come through the API's schema (Slack). */
+  async createFromInput(raw: unknown, actor: Actor, notes: { title: string; body: string }[] = []) {
+    const parsed = createAppointmentSchema.safeParse(raw);
+    if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));
+    return this.create({ ...parsed.data, notes }, actor);
+  }
+
+  async updateFromInput(id: string, raw: unknown, actor: Actor) {
+    const parsed = updateAppointmentSchema.safeParse(raw);
+    if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));
+    return this.update(id, parsed.data, actor);
   }
 
   private checkTimes(start: Date, end: Date, endField: string) {
