@@ -128,6 +128,17 @@ export async function startService(
   const slackConfigured = Boolean(
     config.slack.botToken && (config.slack.signingSecret || config.slack.appToken),
   );
+  const appointments = createAppointments({
+    config,
+    pool,
+    queues,
+    delivery: delivery.service,
+    reps: repRepository,
+    slackPosts: slackConfigured ? slackPosts : undefined,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   const briefings = createBriefings({
     config,
     pool,
@@ -142,17 +153,7 @@ export async function startService(
     calendarProviders: options.calendarProviders,
     enrichmentProvider: options.enrichmentProvider,
     slackConnected: slackConfigured,
-  });
-
-  const appointments = createAppointments({
-    config,
-    pool,
-    queues,
-    delivery: delivery.service,
-    reps: repRepository,
-    slackPosts: slackConfigured ? slackPosts : undefined,
-    clock: options.clock ?? systemClock,
-    logger,
+    appointments: (repId, window) => appointments.service.forBriefing(repId, window),
   });
 
   // Runs before the settings modal's ack (3 s): one quick try, no retries.

@@ -43,7 +43,10 @@ export function shortDay(model: BriefingModel): string {
  * "09:30–10:15" in the rep's zone. An end (or start) on another local day than the briefing's
  * carries its weekday ("23:30–Wed 00:15"), so a late call is not read as a morning one.
  */
-export function timeRange(model: BriefingModel, meeting: BriefingMeeting): string {
+export function timeRange(
+  model: BriefingModel,
+  meeting: Pick<BriefingMeeting, 'startsAt' | 'endsAt'>,
+): string {
   const start = instant(model, meeting.startsAt);
   const end = instant(model, meeting.endsAt);
   // The end names its day only when it differs from the start's: "Tue 09:30–10:00", "23:30–Wed 00:15".

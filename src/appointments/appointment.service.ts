@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import type { BriefingAppointment } from '../briefings/briefing.model.ts';
 import { AppError, type FieldProblem, zodFields } from '../errors.ts';
 import type { RepRepository } from '../reps/rep.repository.ts';
 import type { Clock } from '../shared/time.ts';
@@ -401,6 +402,32 @@ export class AppointmentService {
       appointments: page.map(toApiAppointment),
       next_cursor: rows.length > filter.limit && last ? encodeCursor(last) : null,
     };
+  }
+
+  /** The rep's booked appointments starting in the window, with service names and notes (briefings). */
+  async forBriefing(repId: string, window: { start: Date; end: Date }): Promise<BriefingAppointment[]> {
+    const rows = await this.deps.repo.list({
+      repId,
+      status: 'booked',
+      from: window.start,
+      to: window.end,
+      limit: 100,
+    });
+    const starting = rows.filter((r) => r.starts_at >= window.start);
+    if (starting.length === 0) return [];
+    const [services, notes] = await Promise.all([
+      this.deps.repo.listServices(),
+      this.deps.repo.notesFor(starting.map((r) => r.id)),
+    ]);
+    const names = new Map(services.map((s) => [s.id, s.name]));
+    return starting.map((r) => ({
+      serviceName: names.get(r.service_id) ?? 'Appointment',
+      attendee: { name: r.attendee.name, email: r.attendee.email },
+      startsAt: iso(r.starts_at),
+      endsAt: iso(r.ends_at),
+      ...(r.location ? { location: r.location } : {}),
+      notes: notes.filter((n) => n.appointment_id === r.id).map((n) => ({ title: n.title, body: n.body })),
+    }));
   }
 
   // --- notes

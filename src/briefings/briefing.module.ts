@@ -28,7 +28,7 @@ import { loadOrCreateDevKey, SecretBox } from '../shared/crypto.ts';
 import type { Clock } from '../shared/time.ts';
 import { briefingJobHandlers } from './briefing.handlers.ts';
 import { BriefingRepository } from './briefing.repository.ts';
-import { BriefingService } from './briefing.service.ts';
+import { BriefingService, type BriefingServiceDeps } from './briefing.service.ts';
 
 export interface Briefings {
   service: BriefingService;
@@ -82,6 +82,8 @@ export function createBriefings(deps: {
   calendarProviders?: CalendarProviders;
   enrichmentProvider?: EnrichmentProvider;
   slackConnected: boolean;
+  /** Today's appointments for the briefing (the appointments feature). */
+  appointments?: BriefingServiceDeps['appointments'];
 }): Briefings {
   const { config, clock } = deps;
   const logger = deps.logger.child({ component: 'briefings' });
@@ -144,6 +146,7 @@ export function createBriefings(deps: {
     clock,
     logger,
     loadRep: async (id) => deps.reps.findById(id),
+    appointments: deps.appointments,
     options: {
       companyDomains: config.briefings.companyDomains,
       refreshMinutes: config.briefings.refreshMinutes,
