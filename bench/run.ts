@@ -1,7 +1,13 @@
 /** npm run bench: every benchmark in turn, each printing its own figures. */
 import { spawnSync } from 'node:child_process';
 
-const BENCHES = ['bench/delivery.ts', 'bench/failover.ts', 'bench/briefings.ts', 'bench/chaos.ts'];
+const BENCHES = [
+  'bench/delivery.ts',
+  'bench/failover.ts',
+  'bench/briefings.ts',
+  'bench/chaos.ts',
+  'bench/appointments.ts',
+];
 
 for (const file of BENCHES) {
   console.log(`\n=== ${file}`);
