@@ -19,7 +19,7 @@ import type { AppointmentService } from './appointment.service.ts';
 const idParams = (what: string) => z.object({ id: z.uuid({ message: `must be ${what} id (UUID)` }) });
 const noteParams = z.object({
   id: z.uuid({ message: 'must be an appointment id (UUID)' }),
-  noteId: z.uuid({ message: 'must be a note id (UUID)' }),
+  note_id: z.uuid({ message: 'must be a note id (UUID)' }),
 });
 const problem = (description: string) => ({ description, schema: problemSchema });
 const SCOPE = 'appointments' as const;
@@ -251,19 +251,19 @@ export function appointmentRoutes(appointments: AppointmentService): ApiRoute[] 
     route(
       {
         method: 'get',
-        path: '/v1/appointments/{id}/notes/{noteId}',
+        path: '/v1/appointments/{id}/notes/{note_id}',
         scope: SCOPE,
         summary: 'Get a note',
         tag: Appointments,
         params: noteParams,
         responses: { 200: { description: 'The note', schema: noteSchema }, 404: problem('No such note') },
       },
-      async ({ params }) => ({ status: 200, body: await appointments.getNote(params.id, params.noteId) }),
+      async ({ params }) => ({ status: 200, body: await appointments.getNote(params.id, params.note_id) }),
     ),
     route(
       {
         method: 'patch',
-        path: '/v1/appointments/{id}/notes/{noteId}',
+        path: '/v1/appointments/{id}/notes/{note_id}',
         scope: SCOPE,
         summary: 'Change a note',
         tag: Appointments,
@@ -277,13 +277,13 @@ export function appointmentRoutes(appointments: AppointmentService): ApiRoute[] 
       },
       async ({ params, body, principal }) => ({
         status: 200,
-        body: await appointments.updateNote(params.id, params.noteId, body, actor(principal.id)),
+        body: await appointments.updateNote(params.id, params.note_id, body, actor(principal.id)),
       }),
     ),
     route(
       {
         method: 'delete',
-        path: '/v1/appointments/{id}/notes/{noteId}',
+        path: '/v1/appointments/{id}/notes/{note_id}',
         scope: SCOPE,
         summary: 'Delete a note',
         tag: Appointments,
@@ -291,7 +291,7 @@ export function appointmentRoutes(appointments: AppointmentService): ApiRoute[] 
         responses: { 204: { description: 'Deleted' }, 404: problem('No such note') },
       },
       async ({ params, principal }) => {
-        await appointments.deleteNote(params.id, params.noteId, actor(principal.id));
+        await appointments.deleteNote(params.id, params.note_id, actor(principal.id));
         return { status: 204 };
       },
     ),

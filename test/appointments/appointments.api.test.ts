@@ -138,6 +138,13 @@ describe('services', () => {
     const res = await svc.web.inject({ method: 'GET', url: '/v1/appointments', headers: readOnly });
     expect(res.statusCode).toBe(403);
     expect(res.json().detail).toContain('"appointments" scope');
+    const doc = (await svc.web.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.paths['/v1/appointments'].post.security).toEqual([{ apiKey: ['appointments'] }]);
+    expect(Object.keys(doc.paths['/v1/appointments/{id}'])).toEqual(
+      expect.arrayContaining(['get', 'patch', 'delete']),
+    );
+    expect(doc.paths['/v1/appointments/{id}/notes/{note_id}'].patch).toBeDefined();
+    expect(doc.paths['/v1/services/{id}'].delete).toBeDefined();
   });
 });
 

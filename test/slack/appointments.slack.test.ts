@@ -167,6 +167,45 @@ describe('/appointments', () => {
     expect((await svc.appointments.service.list({ rep_id: repId, limit: 10 })).appointments).toHaveLength(1);
   });
 
+  it('when the rep presses Reschedule, then the modal opens prefilled in the rep zone and its submission moves the appointment', async () => {
+    const { appointments } = await svc.appointments.service.list({
+      rep_id: repId,
+      status: 'booked',
+      limit: 1,
+    });
+    const current = appointments[0];
+    if (!current) throw new Error('no booked appointment from the previous test');
+    const views = slackApi('views.open');
+    await interaction(
+      svc.web,
+      blockAction(REP_USER, { action_id: ACTIONS.appointmentReschedule, value: current.id }),
+    );
+    await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
+    const view = (
+      views.captured[0] as { view: { private_metadata: string; blocks: Record<string, unknown>[] } }
+    ).view;
+    const time = view.blocks.find((b) => b.block_id === APPOINTMENT_FORM_BLOCKS.time) as {
+      element: { initial_time: string };
+    };
+    expect(time.element.initial_time).toBe('10:00');
+    expect(view.blocks.map((b) => b.block_id)).not.toContain(APPOINTMENT_FORM_BLOCKS.notes);
+    const date = current.start.slice(0, 10);
+    const values = formValues({ date, time: '14:30' });
+    delete (values as Record<string, unknown>)[APPOINTMENT_FORM_BLOCKS.notes];
+    const res = await interaction(
+      svc.web,
+      viewSubmission(REP_USER, {
+        callback_id: CALLBACKS.appointmentForm,
+        private_metadata: view.private_metadata,
+        values,
+      }),
+    );
+    expect(res.body).toBe('');
+    const moved = await svc.appointments.service.get(current.id);
+    expect(moved.sequence).toBe(1);
+    expect(new Date(moved.start).getTime() - new Date(current.start).getTime()).toBe(4.5 * 3_600_000);
+  });
+
   it('when the rep lists appointments and presses Cancel, then the list shows Reschedule/Cancel and the cancel replaces it', async () => {
     const res = await slashCommand(svc.web, { command: COMMANDS.appointments, user_id: REP_USER });
     const body = res.json();
