@@ -7,6 +7,7 @@ const BENCHES = [
   'bench/briefings.ts',
   'bench/chaos.ts',
   'bench/mailouts.ts',
+  'bench/appointments.ts',
 ];
 
 for (const file of BENCHES) {

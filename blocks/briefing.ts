@@ -134,7 +134,7 @@ export function briefingBlocks(model: BriefingModel): { text: string; blocks: Kn
     ),
   ];
   if (model.enrichmentNote) blocks.push(context(`:warning: ${clip(model.enrichmentNote, 1000)}`));
-  if (model.meetings.length === 0) blocks.push(section('No meetings today.'));
+  if (model.meetings.length === 0 && !model.appointments?.length) blocks.push(section('No meetings today.'));
   if (model.allDay.length > 0) {
     const lines = model.allDay.map((event) => {
       const dates = allDayDates(model, event);
@@ -143,6 +143,22 @@ export function briefingBlocks(model: BriefingModel): { text: string; blocks: Kn
     blocks.push(
       section(
         `*All day*\n${fitLines(lines, SECTION_TEXT_MAX - 10, (n) => plural(n, 'more all-day event', 'more all-day events'))}`,
+      ),
+    );
+  }
+
+  if (model.appointments?.length) {
+    const lines = model.appointments.map((a) =>
+      [
+        `• *${timeRange(model, a)}* ${clip(`${a.serviceName} with ${a.attendee.name}`, 200)} (${clip(a.attendee.email, 254)})`,
+        ...a.notes.map(
+          (note) => `   _${clip(note.title, 100)}_: ${clip(note.body.replace(/\s+/g, ' '), 300)}`,
+        ),
+      ].join('\n'),
+    );
+    blocks.push(
+      section(
+        `*Appointments*\n${fitLines(lines, SECTION_TEXT_MAX - 20, (n) => plural(n, 'more appointment', 'more appointments'))}`,
       ),
     );
   }

@@ -3,6 +3,7 @@ export const COMMANDS = {
   briefly: '/briefly',
   reps: '/reps',
   briefing: '/briefing',
+  appointments: '/appointments',
 } as const;
 
 export const CALLBACKS = {
@@ -10,6 +11,7 @@ export const CALLBACKS = {
   settingsForm: 'settings_form',
   briefingSettings: 'briefing_settings',
   sendTestEmail: 'send_test_email',
+  appointmentForm: 'appointment_form',
 } as const;
 
 export const ACTIONS = {
@@ -23,6 +25,20 @@ export const ACTIONS = {
   /** "Send test email" in /briefly deliveries (admins) and "Refresh status" on the test's card. */
   testEmailOpen: 'test_email_open',
   testEmailRefresh: 'test_email_refresh',
+  appointmentNew: 'appointment_new',
+  appointmentCancel: 'appointment_cancel',
+  appointmentReschedule: 'appointment_reschedule',
+} as const;
+
+export const APPOINTMENT_FORM_BLOCKS = {
+  service: 'appointment_service',
+  date: 'appointment_date',
+  time: 'appointment_time',
+  attendeeName: 'appointment_attendee_name',
+  attendeeEmail: 'appointment_attendee_email',
+  attendeeTimeZone: 'appointment_attendee_time_zone',
+  location: 'appointment_location',
+  notes: 'appointment_notes',
 } as const;
 
 export const TEST_EMAIL_BLOCKS = {

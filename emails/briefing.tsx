@@ -6,6 +6,7 @@ import { Text } from '@react-email/text';
 import type { CSSProperties } from 'react';
 import type {
   BriefingAllDayEvent,
+  BriefingAppointment,
   BriefingAttendee,
   BriefingMeeting,
   BriefingModel,
@@ -54,7 +55,7 @@ function zoneFooter(model: BriefingModel): string {
 export default function Briefing(model: BriefingModel) {
   const summary = summaryLine(model);
   const heading = dayHeading(model);
-  const empty = model.meetings.length === 0;
+  const empty = model.meetings.length === 0 && !model.appointments?.length;
   return (
     <Layout
       preview={`${heading}: ${summary}`}
@@ -85,11 +86,47 @@ export default function Briefing(model: BriefingModel) {
         </Text>
       ) : null}
       {model.allDay.length > 0 ? <AllDay model={model} events={model.allDay} /> : null}
+      {model.appointments?.length ? <Appointments model={model} appointments={model.appointments} /> : null}
       {model.meetings.map((meeting, index) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: the list is static and already in time order
         <Meeting key={index} model={model} meeting={meeting} />
       ))}
     </Layout>
+  );
+}
+
+/** Appointments booked with Briefly (a demo, an onboarding call), with the rep's notes. */
+function Appointments({
+  model,
+  appointments,
+}: {
+  model: BriefingModel;
+  appointments: BriefingAppointment[];
+}) {
+  return (
+    <Section style={{ margin: '0 0 8px' }}>
+      <Heading as="h2" style={{ fontSize: '16px', margin: '16px 0 4px' }}>
+        Appointments
+      </Heading>
+      {appointments.map((a, index) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: the list is static and in time order
+        <Section key={index} style={{ margin: '0 0 8px' }}>
+          <Text style={{ fontSize: '14px', lineHeight: '20px', margin: '0', fontWeight: 'bold' }}>
+            {timeRange(model, a)} · {a.serviceName} with {a.attendee.name}
+          </Text>
+          <Text style={{ ...small, ...muted }}>
+            {a.attendee.email}
+            {a.location ? ` · ${a.location}` : ''}
+          </Text>
+          {a.notes.map((note, n) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: notes are static, oldest first
+            <Text key={n} style={small}>
+              {note.title}: {note.body}
+            </Text>
+          ))}
+        </Section>
+      ))}
+    </Section>
   );
 }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { alertJobHandlers } from './alerts/alert.handlers.ts';
 import { AlertService } from './alerts/alert.service.ts';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
+import { type Appointments, createAppointments } from './appointments/appointment.module.ts';
 import { AuditRepository } from './audit/audit.repository.ts';
 import { type Briefings, createBriefings } from './briefings/briefing.module.ts';
 import type { CalendarProviders } from './calendars/calendar-sync.service.ts';
@@ -62,6 +63,7 @@ export interface Service {
   /** Post, edit and thread Slack messages by key (approval and progress cards, stats posts). */
   slackPosts: SlackPostService;
   briefings: Briefings;
+  appointments: Appointments;
   reps: RepService;
   mailouts: Mailouts;
   stop(): Promise<void>;
@@ -133,6 +135,17 @@ export async function startService(
   const slackConfigured = Boolean(
     config.slack.botToken && (config.slack.signingSecret || config.slack.appToken),
   );
+  const appointments = createAppointments({
+    config,
+    pool,
+    queues,
+    delivery: delivery.service,
+    reps: repRepository,
+    slackPosts: slackConfigured ? slackPosts : undefined,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   const briefings = createBriefings({
     config,
     pool,
@@ -147,6 +160,7 @@ export async function startService(
     calendarProviders: options.calendarProviders,
     enrichmentProvider: options.enrichmentProvider,
     slackConnected: slackConfigured,
+    appointments: (repId, window) => appointments.service.forBriefing(repId, window),
   });
 
   // Runs before the settings modal's ack (3 s): one quick try, no retries.
@@ -192,6 +206,7 @@ export async function startService(
             briefings: briefings.service,
             calendarConnect: briefings.connect,
             slackPosts,
+            appointments: appointments.service,
             channelCheck: async (channel) =>
               channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
           },
@@ -224,6 +239,7 @@ export async function startService(
         }),
         ...briefingRoutes(briefings.service),
         ...mailouts.routes,
+        ...appointments.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -273,6 +289,7 @@ export async function startService(
         delivery.handlers,
         briefings.handlers,
         mailouts.handlers,
+        appointments.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -347,6 +364,7 @@ export async function startService(
     alerts,
     slackPosts,
     briefings,
+    appointments,
     reps,
     mailouts,
     stop() {

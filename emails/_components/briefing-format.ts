@@ -85,7 +85,10 @@ export function dayZoneLabel(model: BriefingModel): string {
 }
 
 /** On a DST day each meeting names its own offset ("EDT (UTC-4)"); on other days undefined. */
-export function meetingZoneLabel(model: BriefingModel, meeting: BriefingMeeting): string | undefined {
+export function meetingZoneLabel(
+  model: BriefingModel,
+  meeting: Pick<BriefingMeeting, 'startsAt'>,
+): string | undefined {
   if (!offsetChange(model)) return undefined;
   const start = instant(model, meeting.startsAt);
   return start.isValid ? zoneLabelAt(start) : undefined;
@@ -113,7 +116,10 @@ export function shortDay(model: BriefingModel): string {
  * carries its weekday ("23:30–Wed 00:15"), so a late call is not read as a morning one. On a DST
  * day the meeting names its offset ("09:30–10:15 EDT (UTC-4)"): the day has two.
  */
-export function timeRange(model: BriefingModel, meeting: BriefingMeeting): string {
+export function timeRange(
+  model: BriefingModel,
+  meeting: Pick<BriefingMeeting, 'startsAt' | 'endsAt'>,
+): string {
   const start = instant(model, meeting.startsAt);
   const end = instant(model, meeting.endsAt);
   // The end names its day only when it differs from the start's: "Tue 09:30–10:00", "23:30–Wed 00:15".

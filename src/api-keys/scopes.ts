@@ -8,9 +8,18 @@ import { AppError } from '../errors.ts';
  * - `read:all`: also every other key's messages and Briefly's own mail (briefings)
  * - `customers`: customers (CRUD and import)
  * - `mailouts`: mailouts (create, edit, approve/reject as a named manager, pause/resume/cancel, stats)
+ * - `appointments`: services, appointments and their notes (`/v1/services`, `/v1/appointments`)
  * - `admin`: everything, including reps, redrive, lifting suppressions and /readyz details
  */
-export const API_SCOPES = ['send', 'read', 'read:all', 'customers', 'mailouts', 'admin'] as const;
+export const API_SCOPES = [
+  'send',
+  'read',
+  'read:all',
+  'customers',
+  'mailouts',
+  'appointments',
+  'admin',
+] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** `briefly api-key create` without --scopes: an application server that sends and reads its mail. */

@@ -15,6 +15,8 @@ export interface BriefingModel {
   meetings: BriefingMeeting[];
   /** All-day events overlapping the window, listed apart. */
   allDay: BriefingAllDayEvent[];
+  /** Appointments booked with Briefly in the window (src/appointments), with their notes. */
+  appointments?: BriefingAppointment[];
   /** Set when enrichment was unavailable (quota, outage): attendees show what the calendar knows. */
   enrichmentNote?: string;
 }
@@ -50,4 +52,13 @@ export interface BriefingAllDayEvent {
   /** Inclusive local dates. */
   startDate: string;
   endDate: string;
+}
+
+export interface BriefingAppointment {
+  serviceName: string;
+  attendee: { name: string; email: string };
+  startsAt: string;
+  endsAt: string;
+  location?: string;
+  notes: { title: string; body: string }[];
 }

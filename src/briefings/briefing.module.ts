@@ -22,7 +22,7 @@ import type { RepRepository } from '../reps/rep.repository.ts';
 import type { Clock } from '../shared/time.ts';
 import { briefingJobHandlers } from './briefing.handlers.ts';
 import { BriefingRepository } from './briefing.repository.ts';
-import { BriefingService } from './briefing.service.ts';
+import { BriefingService, type BriefingServiceDeps } from './briefing.service.ts';
 
 export interface Briefings {
   service: BriefingService;
@@ -68,6 +68,8 @@ export function createBriefings(deps: {
   calendarProviders?: CalendarProviders;
   enrichmentProvider?: EnrichmentProvider;
   slackConnected: boolean;
+  /** Today's appointments for the briefing (the appointments feature). */
+  appointments?: BriefingServiceDeps['appointments'];
 }): Briefings {
   const { config, clock } = deps;
   const logger = deps.logger.child({ component: 'briefings' });
@@ -130,6 +132,7 @@ export function createBriefings(deps: {
     clock,
     logger,
     loadRep: async (id) => deps.reps.findById(id),
+    appointments: deps.appointments,
     options: {
       companyDomains: config.briefings.companyDomains,
       refreshMinutes: config.briefings.refreshMinutes,

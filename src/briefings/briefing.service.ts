@@ -11,7 +11,7 @@ import { AppError } from '../errors.ts';
 import type { Queues } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Clock } from '../shared/time.ts';
-import type { BriefingModel } from './briefing.model.ts';
+import type { BriefingAppointment, BriefingModel } from './briefing.model.ts';
 import type { BriefingRepository, BriefingRow, DueRep } from './briefing.repository.ts';
 import { briefingMeetings, buildBriefing, companyDomainsFor, externalEmails } from './briefing-builder.ts';
 import { type BriefingTimes, briefingTimes, localDateAt } from './briefing-schedule.ts';
@@ -51,6 +51,8 @@ export interface BriefingServiceDeps {
   clock: Clock;
   logger: Logger;
   loadRep(id: string): Promise<BriefingRep | undefined>;
+  /** The rep's booked appointments in a window (absent: briefings show none). */
+  appointments?: (repId: string, window: { start: Date; end: Date }) => Promise<BriefingAppointment[]>;
   options: {
     companyDomains: readonly string[];
     refreshMinutes: number;
@@ -229,7 +231,8 @@ export class BriefingService {
     for (const [email, row] of fresh) profiles.set(email, row.status === 'found' ? row.profile : null);
     const quota = await this.deps.enrichment.isQuotaExhausted();
     const allEmails = [...new Set(meetings.flatMap((m) => m.attendees.map((a) => a.email.toLowerCase())))];
-    return buildBriefing({
+    const appointments = this.deps.appointments ? await this.deps.appointments(rep.id, window) : [];
+    const model = buildBriefing({
       rep: { name: rep.name, email: rep.email },
       timeZone: rep.timeZone,
       localDate,
@@ -243,6 +246,7 @@ export class BriefingService {
           ? 'Some people could not be looked up today (the enrichment quota is used up); they show what the calendar says.'
           : undefined,
     });
+    return appointments.length > 0 ? { ...model, appointments } : model;
   }
 
   private async lookupsPending(emails: string[], fresh: Map<string, unknown>): Promise<boolean> {
@@ -287,7 +291,7 @@ export class BriefingService {
       this.deps.options.enrichWaitMs,
       outcome.status === 'synced',
     );
-    const empty = model.meetings.length === 0 && model.allDay.length === 0;
+    const empty = model.meetings.length === 0 && model.allDay.length === 0 && !model.appointments?.length;
     if (outcome.status !== 'synced' && empty) {
       const reason =
         outcome.status === 'not_connected'

@@ -437,5 +437,6 @@ export const briefings = pgTable(
   ],
 );
 
+export * from '../appointments/appointment.tables.ts';
 export * from '../customers/customer.tables.ts';
 export * from '../mailouts/mailout.tables.ts';

@@ -12,6 +12,7 @@ export const QUEUE_NAMES = [
   'briefings',
   'enrichment',
   'mailouts',
+  'appointments',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

@@ -81,6 +81,15 @@ export const SCHEDULES: readonly Schedule[] = [
     job: 'enrichment-purge',
     bucketMs: 3_600_000,
   },
+  {
+    // Appointment mails and reminders whose jobs Redis lost (src/appointments/appointment.handlers.ts).
+    name: 'appointments-sweep',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'appointments',
+    job: 'sweep',
+    bucketMs: 60_000,
+  },
 ];
 
 export function scheduledJobId(schedule: Schedule, at: Date): string {

@@ -80,6 +80,14 @@ export const RETENTION = [
     defaultDays: 365,
     env: 'RETENTION_PROVIDER_SWAPS_DAYS',
   },
+  {
+    // Past appointments (cancelled or not) counted from their end; notes and outbox mails go with them.
+    name: 'appointments',
+    table: 'appointments',
+    age: 'ends_at',
+    defaultDays: 730,
+    env: 'RETENTION_APPOINTMENTS_DAYS',
+  },
   { name: 'audit_log', table: 'audit_log', age: 'at', defaultDays: 365, env: 'AUDIT_LOG_RETENTION_DAYS' },
   {
     // Counted from the end of its mailout (ended_at, else the planned ends_at), never while it can still send.

@@ -1,4 +1,5 @@
 import type { DeliveriesOverview, MessageTrailView, TestEmailStatusView } from '../../blocks/deliveries.ts';
+import type { AppointmentService } from '../appointments/appointment.service.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
 import type { BriefingService } from '../briefings/briefing.service.ts';
 import type { CalendarConnectService } from '../calendars/calendar-connect.service.ts';
@@ -24,6 +25,7 @@ export interface SlackDeps {
   calendarConnect: CalendarConnectService;
   /** Posts by key; settings saves release the posts held for a broken channel. */
   slackPosts: SlackPostService;
+  appointments: AppointmentService;
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;
 }

@@ -11,6 +11,7 @@ export interface ViewStateValue {
   selected_user?: string | null;
   selected_conversation?: string | null;
   selected_time?: string | null;
+  selected_date?: string | null;
 }
 
 export function findBlock(
@@ -31,6 +32,7 @@ export function readValue(value: ViewStateValue | undefined): string | undefined
     value.selected_user ??
     value.selected_conversation ??
     value.selected_time ??
+    value.selected_date ??
     undefined;
   if (raw === null || raw === undefined) return undefined;
   const trimmed = String(raw).trim();

@@ -118,6 +118,13 @@ describe('retention purge', () => {
       `INSERT INTO audit_log (actor, action, at) VALUES ('t', 'customer.update', $1), ('t', 'customer.create', $2)`,
       [ago(181), ago(10)],
     );
+    const service = await q(`INSERT INTO services (name, duration_minutes) VALUES ('Demo', 30) RETURNING id`);
+    await q(
+      `INSERT INTO appointments (rep_id, service_id, attendee, starts_at, ends_at, status, created_by, location) VALUES
+       ($1, $2, '{}', $3, $4, 'completed', 't', 'ended-731d'), ($1, $2, '{}', $5, $6, 'cancelled', 't', 'ended-729d'),
+       ($1, $2, '{}', $7, $8, 'cancelled', 't', 'next-week')`,
+      [repId, service.rows[0].id, ago(731.1), ago(731), ago(729.1), ago(729), ago(-7), ago(-7.1)],
+    );
 
     const registry = new client.Registry();
     const metric = createRetentionMetric(registry);
@@ -135,6 +142,7 @@ describe('retention purge', () => {
       briefings: 1,
       calendar_events: 1,
       provider_swaps: 1,
+      appointments: 1,
       audit_log: 1,
       mailout_messages: 1,
       mailout_message_attempts: 1,
@@ -180,6 +188,9 @@ describe('retention purge', () => {
       { action: 'customer.create' },
       { action: 'new' },
     ]);
+    expect(
+      (await q(`SELECT location FROM appointments ORDER BY location`)).rows.map((r) => r.location),
+    ).toEqual(['ended-729d', 'next-week']);
 
     const values = Object.fromEntries((await metric.get()).values.map((v) => [v.labels.table, v.value]));
     expect(values).toEqual(counts);
@@ -260,6 +271,7 @@ describe('retention configuration', () => {
       briefings: 30,
       calendar_events: 30,
       provider_swaps: 365,
+      appointments: 730,
       audit_log: 365,
       mailout_messages: 180,
       mailout_message_attempts: 180,
