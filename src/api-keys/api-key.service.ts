@@ -115,7 +115,7 @@ export class ApiKeyService {
     );
     const byHash = new Map(rows.map((row) => [row.hash, row]));
     return hashes.map((hash) => byHash.get(hash));
-  }, 100);
+  }, 100, 4);
 }
 
 interface KeyRow {
