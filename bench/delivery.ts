@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
-import { spawnService } from './spawn.ts';
+import { cpuMs, spawnService } from './spawn.ts';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const HTTP_CONCURRENCY = 64;
@@ -108,6 +108,14 @@ async function main() {
   console.log(
     `Delivery benchmark: ${TOTAL} messages, HTTP concurrency ${HTTP_CONCURRENCY}, ${config.delivery.concurrency} delivery workers`,
   );
+  const cpuOf = () => ({
+    web: cpuMs(web.pid),
+    worker: workers.reduce<number | undefined>((sum, w) => {
+      const ms = cpuMs(w.pid);
+      return sum === undefined || ms === undefined ? undefined : sum + ms;
+    }, 0),
+  });
+  const cpuBefore = cpuOf();
   const acceptedAt = new Map<string, number>();
   let next = 0;
   let rejected = 0;
@@ -145,6 +153,7 @@ async function main() {
     return rows[0].n >= acceptedAt.size;
   }, 120_000);
   const recordedSeconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuOf();
 
   const latencies = [...acceptedAt.entries()]
     .map(([id, at]) => (sendgrid.receivedAt.get(id) ?? Number.NaN) - at)
@@ -171,6 +180,14 @@ async function main() {
   console.log(
     `accept -> provider:     p50 ${f(percentile(latencies, 50))} ms, p99 ${f(percentile(latencies, 99))} ms, max ${f(latencies.at(-1) ?? Number.NaN)} ms`,
   );
+  const perMessage = (role: 'web' | 'worker') => {
+    const before = cpuBefore[role];
+    const after = cpuAfter[role];
+    return before === undefined || after === undefined || acceptedAt.size === 0
+      ? 'n/a'
+      : `${((after - before) / acceptedAt.size).toFixed(2)} ms`;
+  };
+  console.log(`CPU per message:        web ${perMessage('web')}, worker(s) ${perMessage('worker')}`);
   console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
   console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);
   console.log(`target >= 1000 delivered/s: ${deliveredPerSecond >= 1000 ? 'met' : 'NOT met'}`);
