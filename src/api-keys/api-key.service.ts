@@ -108,14 +108,18 @@ export class ApiKeyService {
    * the query builder's cost showed up in the delivery benchmark's profile). No caching, so a
    * revoked key is refused on the very next request.
    */
-  private readonly lookups = new MicroBatcher<string, KeyRow | undefined>(async (hashes) => {
-    const { rows } = await this.db.$client.query<KeyRow & { hash: string }>(
-      'SELECT id, name, scopes, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
-      [[...new Set(hashes)]],
-    );
-    const byHash = new Map(rows.map((row) => [row.hash, row]));
-    return hashes.map((hash) => byHash.get(hash));
-  }, 100, 4);
+  private readonly lookups = new MicroBatcher<string, KeyRow | undefined>(
+    async (hashes) => {
+      const { rows } = await this.db.$client.query<KeyRow & { hash: string }>(
+        'SELECT id, name, scopes, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
+        [[...new Set(hashes)]],
+      );
+      const byHash = new Map(rows.map((row) => [row.hash, row]));
+      return hashes.map((hash) => byHash.get(hash));
+    },
+    100,
+    4,
+  );
 }
 
 interface KeyRow {

@@ -417,9 +417,10 @@ export class MessageRepository {
   private readonly claims = new MicroBatcher<
     { id: string; leaseMs: number; token: string },
     { claim?: Claim; busyUntil?: Date }
-  >(async (batch) => {
-    const { rows } = await this.pool.query(
-      `WITH v AS (
+  >(
+    async (batch) => {
+      const { rows } = await this.pool.query(
+        `WITH v AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS v(id, token, lease_ms)
        ), m AS (
          UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now(),
@@ -440,24 +441,27 @@ export class MessageRepository {
        -- time, so a batch of claims never carries megabytes of attachments.
        (SELECT count(*)::int FROM message_attachments a WHERE a.message_id = m.id) AS attachment_count
        FROM m`,
-      [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
-    );
-    const byToken = new Map(rows.map((row) => [row.claim_token as string, row as Claim]));
-    const missed = batch.filter((b) => !byToken.has(b.token)).map((b) => b.id);
-    const busy = new Map<string, Date>();
-    if (missed.length > 0) {
-      const held = await this.pool.query(
-        `SELECT id, lease_until FROM messages
-         WHERE id = ANY($1::uuid[]) AND status = 'sending' AND lease_until >= clock_timestamp()`,
-        [missed],
+        [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
       );
-      for (const row of held.rows) busy.set(row.id, row.lease_until);
-    }
-    return batch.map((b) => {
-      const claim = byToken.get(b.token);
-      return claim ? { claim } : { busyUntil: busy.get(b.id) };
-    });
-  }, 100, BATCHES_IN_FLIGHT);
+      const byToken = new Map(rows.map((row) => [row.claim_token as string, row as Claim]));
+      const missed = batch.filter((b) => !byToken.has(b.token)).map((b) => b.id);
+      const busy = new Map<string, Date>();
+      if (missed.length > 0) {
+        const held = await this.pool.query(
+          `SELECT id, lease_until FROM messages
+         WHERE id = ANY($1::uuid[]) AND status = 'sending' AND lease_until >= clock_timestamp()`,
+          [missed],
+        );
+        for (const row of held.rows) busy.set(row.id, row.lease_until);
+      }
+      return batch.map((b) => {
+        const claim = byToken.get(b.token);
+        return claim ? { claim } : { busyUntil: busy.get(b.id) };
+      });
+    },
+    100,
+    BATCHES_IN_FLIGHT,
+  );
 
   /**
    * Right before a provider call: true, and the lease extended by `leaseMs`, only while the claim
@@ -512,9 +516,10 @@ export class MessageRepository {
       detail: Record<string, unknown>;
     },
     boolean
-  >(async (batch) => {
-    const { rows } = await this.pool.query(
-      `WITH v AS (
+  >(
+    async (batch) => {
+      const { rows } = await this.pool.query(
+        `WITH v AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::uuid[])
            AS v(id, provider, provider_message_id, detail, token)
        ), m AS (
@@ -528,17 +533,20 @@ export class MessageRepository {
          INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'sent', provider, detail FROM m
        )
        SELECT id FROM m`,
-      [
-        batch.map((b) => b.id),
-        batch.map((b) => b.provider),
-        batch.map((b) => b.providerMessageId ?? null),
-        batch.map((b) => JSON.stringify(b.detail)),
-        batch.map((b) => b.token),
-      ],
-    );
-    const recorded = new Set(rows.map((r) => r.id as string));
-    return batch.map((b) => recorded.has(b.id));
-  }, 100, BATCHES_IN_FLIGHT);
+        [
+          batch.map((b) => b.id),
+          batch.map((b) => b.provider),
+          batch.map((b) => b.providerMessageId ?? null),
+          batch.map((b) => JSON.stringify(b.detail)),
+          batch.map((b) => b.token),
+        ],
+      );
+      const recorded = new Set(rows.map((r) => r.id as string));
+      return batch.map((b) => recorded.has(b.id));
+    },
+    100,
+    BATCHES_IN_FLIGHT,
+  );
 
   /** The trail of a provider acceptance that came too late to count: the message may have gone out twice. */
   async recordStaleSend(id: string, provider: string, detail: Record<string, unknown>): Promise<void> {
