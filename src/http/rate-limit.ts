@@ -52,8 +52,12 @@ end
 return out
 `;
 
-/** The script is defined under this name (a new name: the old single-hit script took other arguments). */
-const COMMAND = 'brieflySlidingWindows';
+/**
+ * The script is defined under this name (a new name: the old single-hit script took other
+ * arguments). The limiter batches its calls itself, so autopipelining skips it (see createRedis).
+ */
+export const RATE_LIMIT_COMMAND = 'brieflySlidingWindows';
+const COMMAND = RATE_LIMIT_COMMAND;
 
 type ScriptedRedis = Redis & {
   [COMMAND](keys: number, ...args: (string | number)[]): Promise<number[]>;
