@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { startService } from '../src/main.ts';
+import { runBench } from './finish.ts';
 
 const TOTAL = Number(process.env.CHAOS_MESSAGES ?? 2_000);
 const DEADLINE_S = Number(process.env.CHAOS_DEADLINE_S ?? 240);
@@ -300,10 +301,6 @@ async function main() {
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   await admin.end();
-  process.exit(0);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

@@ -9,6 +9,14 @@ import { type ApiScope, DEFAULT_SCOPES } from './scopes.ts';
 
 const KEY_PREFIX = 'brf_';
 
+/**
+ * A valid key is trusted this long before it is looked up again: one query per API request was
+ * the largest share of the web process's PostgreSQL statements in the delivery benchmark. The
+ * cost is that a revocation made elsewhere takes up to this long to reach a web process.
+ */
+export const API_KEY_CACHE_MS = 2_000;
+const CACHE_MAX_KEYS = 1_000;
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
@@ -25,9 +33,18 @@ export interface ApiKeyPrincipal {
  * high-entropy random token, not a password, and it is checked on every request.
  */
 export class ApiKeyService {
+  /** Keys this process found valid, by hash, until `until` (Date.now() ms); oldest first. */
+  private readonly cache = new Map<string, { row: KeyRow; until: number }>();
+
+  /**
+   * @param cacheMs how long a key found valid is trusted without asking PostgreSQL again: a key
+   *   revoked by another process (the CLI, another web process) is refused within this; one
+   *   revoked through this instance at once. 0 turns the cache off.
+   */
   constructor(
     private readonly db: Database,
     private readonly audit: AuditRepository,
+    private readonly cacheMs = API_KEY_CACHE_MS,
   ) {}
 
   async create(
@@ -70,6 +87,8 @@ export class ApiKeyService {
           .returning(),
       ([revoked]) => revoked && { actor, action: 'api_key.revoke', subject: id },
     );
+    // This process stops trusting its cached copy now; others within API_KEY_CACHE_MS.
+    this.cache.clear();
     if (!row) {
       const existing = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.id, id) });
       if (!existing) throw AppError.notFound('API key', id);
@@ -93,8 +112,18 @@ export class ApiKeyService {
 
   async authenticate(key: string): Promise<ApiKeyPrincipal | undefined> {
     if (!key.startsWith(KEY_PREFIX)) return undefined;
-    const row = await this.lookups.add(hashApiKey(key));
-    if (!row) return undefined;
+    const hash = hashApiKey(key);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    let row = cached && cached.until > now ? cached.row : undefined;
+    if (!row) {
+      row = await this.lookups.add(hash);
+      if (!row) {
+        this.cache.delete(hash);
+        return undefined;
+      }
+      if (this.cacheMs > 0) this.remember(hash, row, now);
+    }
     // Touch last_used_at at most once a minute per key: cheap enough to keep on the request path.
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
       row.last_used_at = new Date();
@@ -103,19 +132,33 @@ export class ApiKeyService {
     return { id: row.id, name: row.name, scopes: row.scopes };
   }
 
+  private remember(hash: string, row: KeyRow, now: number): void {
+    this.cache.delete(hash);
+    this.cache.set(hash, { row, until: now + this.cacheMs });
+    if (this.cache.size > CACHE_MAX_KEYS) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+
   /**
-   * Every API request looks its key up; concurrent lookups share one query (raw SQL on purpose:
-   * the query builder's cost showed up in the delivery benchmark's profile). No caching, so a
-   * revoked key is refused on the very next request.
+   * A key not in the cache is looked up; concurrent lookups share one query (raw SQL on purpose:
+   * the query builder's cost showed up in the delivery benchmark's profile). Only valid keys are
+   * cached: an unknown or revoked key is looked up every time (those requests are limited per
+   * address).
    */
-  private readonly lookups = new MicroBatcher<string, KeyRow | undefined>(async (hashes) => {
-    const { rows } = await this.db.$client.query<KeyRow & { hash: string }>(
-      'SELECT id, name, scopes, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
-      [[...new Set(hashes)]],
-    );
-    const byHash = new Map(rows.map((row) => [row.hash, row]));
-    return hashes.map((hash) => byHash.get(hash));
-  }, 100);
+  private readonly lookups = new MicroBatcher<string, KeyRow | undefined>(
+    async (hashes) => {
+      const { rows } = await this.db.$client.query<KeyRow & { hash: string }>(
+        'SELECT id, name, scopes, last_used_at, hash FROM api_keys WHERE hash = ANY($1) AND revoked_at IS NULL',
+        [[...new Set(hashes)]],
+      );
+      const byHash = new Map(rows.map((row) => [row.hash, row]));
+      return hashes.map((hash) => byHash.get(hash));
+    },
+    100,
+    4,
+  );
 }
 
 interface KeyRow {

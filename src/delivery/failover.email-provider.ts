@@ -83,12 +83,34 @@ export class FailoverEmailProvider implements EmailProvider {
     return this.breaker.states(this.providerNames);
   }
 
+  /** The read in flight: when the cache runs out, the sends waiting for it share one read. */
+  private reading?: Promise<CircuitState[]>;
+
+  /** After a swap: the next send reads the states afresh (not from a read begun before it). */
+  private forget(): void {
+    this.cached = undefined;
+    this.reading = undefined;
+  }
+
   private async sendingStates(): Promise<CircuitState[]> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < this.stateCacheMs) return this.cached.states;
-    const states = await this.states();
-    this.cached = { at: now, states };
-    return states;
+    if (this.reading) return this.reading;
+    const reading = this.states().then(
+      (states) => {
+        if (this.reading === reading) {
+          this.cached = { at: now, states };
+          this.reading = undefined;
+        }
+        return states;
+      },
+      (error: unknown) => {
+        if (this.reading === reading) this.reading = undefined;
+        throw error;
+      },
+    );
+    this.reading = reading;
+    return reading;
   }
 
   async send(email: OutgoingEmail, options: FailoverSendOptions = {}): Promise<SendResult> {
@@ -134,7 +156,7 @@ export class FailoverEmailProvider implements EmailProvider {
         if (error.kind === 'permanent') throw error;
         last = error;
         const { opened, state: after } = await this.breaker.recordFailure(provider.name, error.message);
-        if (after.state === 'open') this.cached = undefined;
+        if (after.state === 'open') this.forget();
         if (opened) {
           await this.hooks.onSwap?.({
             provider: provider.name,
@@ -152,7 +174,7 @@ export class FailoverEmailProvider implements EmailProvider {
 
   private async trialSucceeded(provider: string): Promise<void> {
     if (!(await this.breaker.recordTrialSuccess(provider))) return;
-    this.cached = undefined;
+    this.forget();
     await this.hooks.onSwap?.({
       provider,
       to: 'closed',
@@ -180,7 +202,7 @@ export class FailoverEmailProvider implements EmailProvider {
         continue;
       }
       results.push({ provider: provider.name, ok: true });
-      this.cached = undefined;
+      this.forget();
       if (await this.breaker.halfOpen(provider.name)) await this.hooks.onHalfOpen?.(provider.name);
     }
     return results;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
+import { MicroBatcher } from '../shared/micro-batcher.ts';
 
 /** What a rate-limit store answers: `current` over the limit means rejected, `ttl` is in ms. */
 export interface LimitResult {
@@ -14,43 +15,60 @@ export interface LimitResult {
  * twice that through across a boundary). Rejected requests are not recorded, so a client that
  * keeps hammering gets a slot back as soon as its oldest request leaves the window. Times come
  * from Redis (TIME), the same clock for every web process.
- * ARGV: window ms, max, unique member, 1 = count this request / 0 = only look.
- * Returns {count, ms}: count <= max allowed (ms until the oldest request leaves the window),
- * count = max + 1 rejected (ms until a slot frees: the Retry-After).
+ * One call decides a batch of hits, in order (the same key may come more than once): KEYS[i] is
+ * hit i's key; ARGV[4i-3..4i] its window ms, max, unique member, 1 = count it / 0 = only look.
+ * Returns {count, ms} per hit, flattened: count <= max allowed (ms until the oldest request leaves
+ * the window), count = max + 1 rejected (ms until a slot frees: the Retry-After).
  */
 const SLIDING_WINDOW_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local max = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= max then
-  local slot = redis.call('ZRANGE', KEYS[1], count - max, count - max, 'WITHSCORES')
-  local wait = window
-  if slot[2] then wait = tonumber(slot[2]) + window - now end
-  return {max + 1, math.max(1, wait)}
+local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[4 * i - 3])
+  local max = tonumber(ARGV[4 * i - 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count >= max then
+    local slot = redis.call('ZRANGE', key, count - max, count - max, 'WITHSCORES')
+    local wait = window
+    if slot[2] then wait = tonumber(slot[2]) + window - now end
+    out[#out + 1] = max + 1
+    out[#out + 1] = math.max(1, wait)
+  else
+    if ARGV[4 * i] == '1' then
+      redis.call('ZADD', key, now, ARGV[4 * i - 1])
+      redis.call('PEXPIRE', key, window)
+      count = count + 1
+    end
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local reset = 0
+    if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+    out[#out + 1] = count
+    out[#out + 1] = math.max(0, reset)
+  end
 end
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  count = count + 1
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local reset = 0
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-return {count, math.max(0, reset)}
+return out
 `;
 
+/**
+ * The script is defined under this name (a new name: the old single-hit script took other
+ * arguments). The limiter batches its calls itself, so autopipelining skips it (see createRedis).
+ */
+export const RATE_LIMIT_COMMAND = 'brieflySlidingWindows';
+const COMMAND = RATE_LIMIT_COMMAND;
+
 type ScriptedRedis = Redis & {
-  brieflySlidingWindow(
-    key: string,
-    windowMs: number,
-    max: number,
-    member: string,
-    increment: string,
-  ): Promise<[number, number]>;
+  [COMMAND](keys: number, ...args: (string | number)[]): Promise<number[]>;
 };
+
+interface Hit {
+  key: string;
+  windowMs: number;
+  max: number;
+  increment: boolean;
+}
 
 /**
  * Local stand-in while Redis is unreachable: a sliding-window counter per key (this window's
@@ -115,31 +133,40 @@ export class SlidingWindowLimiter {
       onFallback?: (error: Error) => void;
     },
   ) {
-    if (!('brieflySlidingWindow' in options.redis)) {
-      options.redis.defineCommand('brieflySlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
-    }
+    if (!(COMMAND in options.redis)) options.redis.defineCommand(COMMAND, { lua: SLIDING_WINDOW_SCRIPT });
   }
+
+  /**
+   * Concurrent requests share one script call (one Redis round trip for the batch), the same
+   * decisions as one call each: the script takes the hits in order.
+   */
+  private readonly batches = new MicroBatcher<Hit, LimitResult>(async (hits) => {
+    const redis = this.options.redis as ScriptedRedis;
+    const args: (string | number)[] = [hits.length];
+    for (const hit of hits) args.push(`${this.options.prefix}:ratelimit:${hit.key}`);
+    for (const hit of hits) {
+      args.push(hit.windowMs, hit.max, `${this.memberPrefix}${++this.sequence}`, hit.increment ? '1' : '0');
+    }
+    const flat = await redis[COMMAND](...(args as [number, ...(string | number)[]]));
+    return hits.map((_, index) => ({
+      current: Number(flat[2 * index]),
+      ttl: Number(flat[2 * index + 1]),
+    }));
+  }, 200);
 
   async hit(key: string, windowMs: number, max: number, increment = true): Promise<LimitResult> {
     const redis = this.options.redis as ScriptedRedis;
     if (redis.status !== 'ready') return this.local.hit(key, windowMs, max, increment);
     let timer: NodeJS.Timeout | undefined;
     try {
-      const call = redis.brieflySlidingWindow(
-        `${this.options.prefix}:ratelimit:${key}`,
-        windowMs,
-        max,
-        `${this.memberPrefix}${++this.sequence}`,
-        increment ? '1' : '0',
-      );
+      const call = this.batches.add({ key, windowMs, max, increment });
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`Redis did not answer within ${this.options.timeoutMs} ms`)),
           this.options.timeoutMs,
         );
       });
-      const [current, ttl] = await Promise.race([call, timeout]);
-      return { current: Number(current), ttl: Number(ttl) };
+      return await Promise.race([call, timeout]);
     } catch (error) {
       this.options.onFallback?.(error as Error);
       return this.local.hit(key, windowMs, max, increment);

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { RATE_LIMIT_COMMAND } from '../http/rate-limit.ts';
 
 /**
  * Every BullMQ queue the service uses, in one place. Jobs carry ids only (never secrets or whole
@@ -30,8 +31,11 @@ export function createRedis(url: string, role: 'producer' | 'worker'): Redis {
     enableOfflineQueue: true,
     lazyConnect: false,
     connectTimeout: 5_000,
-    // Commands issued in the same tick (many concurrent requests) go out in one write.
+    // Commands issued in the same tick (many concurrent requests) go out in one write; not those
+    // already batched by their caller, which autopipelining would only wrap in a pipeline of one
+    // (building an ioredis pipeline copies every defined script: a visible cost per call).
     enableAutoPipelining: role === 'producer',
+    autoPipeliningIgnoredCommands: [RATE_LIMIT_COMMAND],
   });
 }
 

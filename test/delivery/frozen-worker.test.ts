@@ -132,6 +132,29 @@ describe('a worker frozen past its lease', () => {
     expect(metrics).toMatch(/briefly_email_stale_sends_total\{provider="sendgrid"\} 1/);
   });
 
+  it('when the claim is fresh, then the provider is called without renewing the lease; once a quarter of the lease has passed, then the lease is renewed first', async () => {
+    const leaseAtCall = async (age: 'fresh' | 'old') => {
+      const id = await newMessage(`lease ${age}`);
+      const { claim } = await svc.delivery.repo.claim(id, 30_000);
+      if (!claim) throw new Error('could not claim the message');
+      // As if the claim had been taken more than a quarter of its lease ago (its lease is still live).
+      if (age === 'old') claim.fresh_until = performance.now() - 1;
+      let seen: Date | undefined;
+      sendgrid.setAnswer(async (r) => {
+        if (r.id === id)
+          seen = (await svc.db.query('SELECT lease_until FROM messages WHERE id = $1', [id])).rows[0]
+            .lease_until;
+        return accepted(r.id);
+      });
+      expect(await sendClaimed(claim, job(id), deps, svc.log.logger)).toMatchObject({ provider: 'sendgrid' });
+      return { claimed: claim.lease_until.getTime(), atCall: seen?.getTime() };
+    };
+    const fresh = await leaseAtCall('fresh');
+    expect(fresh.atCall).toBe(fresh.claimed);
+    const old = await leaseAtCall('old');
+    expect(old.atCall).toBeGreaterThan(old.claimed);
+  });
+
   it('when another worker’s lease is still running, then the message is not claimed and the job is told to come back later', async () => {
     const id = await newMessage('held');
     const a = await svc.delivery.repo.claim(id, 30_000);

@@ -52,6 +52,20 @@ describe('sliding-window limit in Redis', () => {
     expect(after.filter((r) => r.current <= 10)).toHaveLength(10);
   });
 
+  it('when hits on several keys arrive together (one script call), then each key is decided in order against its own budget', async () => {
+    const results = await Promise.all([
+      limiter.hit('key:mix-a', 2_000, 2),
+      limiter.hit('key:mix-b', 2_000, 1),
+      limiter.hit('key:mix-a', 2_000, 2),
+      limiter.hit('key:mix-a', 2_000, 2),
+      limiter.hit('key:mix-b', 2_000, 1),
+      limiter.hit('key:mix-c', 2_000, 5, false),
+    ]);
+    expect(results.map((r) => r.current)).toEqual([1, 1, 2, 3, 2, 0]);
+    expect(results[3]?.ttl).toBeGreaterThan(0);
+    expect(fallbacks).toEqual([]);
+  });
+
   it('when only reading, then nothing is counted', async () => {
     for (let i = 0; i < 3; i++) await limiter.hit('key:read', 2_000, 3, false);
     expect((await limiter.hit('key:read', 2_000, 3)).current).toBe(1);
