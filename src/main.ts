@@ -31,6 +31,8 @@ import type { Logger } from './logging/logger.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { createRetentionMetric, RetentionPurger } from './retention/retention.purger.ts';
+import { createSequences, type Sequences } from './sequences/sequence.module.ts';
+import { registerSequenceWebhooks } from './sequences/sequence.webhooks.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
 import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
@@ -59,6 +61,7 @@ export interface Service {
   /** Post, edit and thread Slack messages by key (approval and progress cards, stats posts). */
   slackPosts: SlackPostService;
   briefings: Briefings;
+  sequences: Sequences;
   reps: RepService;
   stop(): Promise<void>;
 }
@@ -143,6 +146,18 @@ export async function startService(
     slackConnected: slackConfigured,
   });
 
+  const sequences = createSequences({
+    config,
+    pool,
+    redis,
+    queues,
+    delivery: delivery.service,
+    alerts,
+    slackPosts,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   // Runs before the settings modal's ack (3 s): one quick try, no retries.
   const channelCheck = slackToken
     ? new ChannelCheck(
@@ -203,6 +218,7 @@ export async function startService(
           attachmentsMaxBytes: config.email.attachmentsMaxBytes,
         }),
         ...briefingRoutes(briefings.service),
+        ...sequences.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -212,6 +228,13 @@ export async function startService(
           delivery: delivery.service,
           publicKey: config.email.sendgrid.webhookPublicKey,
           clock: systemClock,
+          logger,
+          onEvents: (events) => sequences.onDeliveryEvents(events),
+        });
+        registerSequenceWebhooks(scope, {
+          sequences,
+          inboundSecret: config.sequences.inboundParseSecret,
+          unsubscribeSecret: config.sequences.unsubscribeSecret,
           logger,
         });
         registerOAuthRoutes(scope, {
@@ -251,6 +274,7 @@ export async function startService(
         }),
         delivery.handlers,
         briefings.handlers,
+        sequences.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -296,6 +320,11 @@ export async function startService(
   let scheduler: Scheduler | undefined;
   if (runs('scheduler')) {
     scheduler = await startScheduler({ pool, queues, logger, processEvery: config.schedulerProcessEveryMs });
+    // The sequence planner also runs once at start (then every few minutes from the schedule).
+    await queues
+      .get('sequences')
+      .add('sequence-plan', {}, { jobId: `sequence-plan@start-${Date.now()}` })
+      .catch((error) => logger.warn('could not enqueue the first sequence plan', { error: error.message }));
   }
 
   if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
@@ -318,6 +347,7 @@ export async function startService(
     alerts,
     slackPosts,
     briefings,
+    sequences,
     reps,
     stop() {
       stopping ??= (async () => {

@@ -6,9 +6,10 @@ import { AppError } from '../errors.ts';
  * - `send`: accept messages, cancel its own, add suppressions, send briefings now
  * - `read`: read reps, suppressions, and the messages this key sent
  * - `read:all`: also every other key's messages and Briefly's own mail (briefings)
+ * - `sequences`: mailboxes, contacts, sequences and their enrollments (/v1/mailboxes, /v1/contacts, /v1/sequences)
  * - `admin`: everything, including reps, redrive, lifting suppressions and /readyz details
  */
-export const API_SCOPES = ['send', 'read', 'read:all', 'admin'] as const;
+export const API_SCOPES = ['send', 'read', 'read:all', 'sequences', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** `briefly api-key create` without --scopes: an application server that sends and reads its mail. */

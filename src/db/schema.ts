@@ -436,3 +436,4 @@ export const briefings = pgTable(
     index('briefings_created_at_idx').on(t.createdAt),
   ],
 );
+export * from '../sequences/sequence.tables.ts';

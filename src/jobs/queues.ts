@@ -5,7 +5,14 @@ import { Redis } from 'ioredis';
  * Every BullMQ queue the service uses, in one place. Jobs carry ids only (never secrets or whole
  * documents) and are enqueued with deterministic job ids so that enqueueing twice is harmless.
  */
-export const QUEUE_NAMES = ['maintenance', 'email-delivery', 'slack', 'briefings', 'enrichment'] as const;
+export const QUEUE_NAMES = [
+  'maintenance',
+  'email-delivery',
+  'slack',
+  'briefings',
+  'enrichment',
+  'sequences',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {

@@ -221,6 +221,8 @@ describe('retention configuration', () => {
       slack_posts: 30,
       briefings: 30,
       calendar_events: 30,
+      sequence_enrollments: 365,
+      sequence_sends: 180,
       provider_swaps: 365,
       audit_log: 365,
     });
