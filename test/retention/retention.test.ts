@@ -112,6 +112,9 @@ describe('retention purge', () => {
       slack_posts: 1,
       briefings: 1,
       calendar_events: 1,
+      sequence_enrollments: 0,
+      sequence_sends_of_enrollments: 0,
+      sequence_sends: 0,
       provider_swaps: 1,
       audit_log: 1,
     });
@@ -144,7 +147,8 @@ describe('retention purge', () => {
     expect((await q(`SELECT action FROM audit_log WHERE actor = 't'`)).rows).toEqual([{ action: 'new' }]);
 
     const values = Object.fromEntries((await metric.get()).values.map((v) => [v.labels.table, v.value]));
-    expect(values).toEqual(counts);
+    // The metric has a sample only for tables something was purged from (no sequences seeded here).
+    expect(values).toEqual(Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0)));
 
     // A second run finds nothing left to do.
     const again = await purger.purgeAll(logger);
