@@ -237,6 +237,37 @@ describe('/v1 sequences API', () => {
     expect((await enrollment(enrollments[1].id)).status).toBe('active');
   });
 
+  it("when over 5% of a mailbox's sends today bounce, then the mailbox is paused and the alert channel is told", async () => {
+    now = new Date('2026-03-02T15:00:00Z');
+    const { enrollments, mailbox } = await world(20, 30);
+    await sendFirstSteps();
+    const sends = (
+      await svc.db.query('SELECT message_id FROM sequence_sends WHERE mailbox_id = $1 ORDER BY id', [
+        mailbox.id,
+      ])
+    ).rows;
+    expect(sends).toHaveLength(20);
+    const bounce = (messageId: string) => ({
+      eventId: `evt-${Math.random()}`,
+      type: 'bounced' as const,
+      at: now,
+      email: 'x@prospect.test',
+      messageId,
+      detail: {},
+    });
+    await svc.sequences.onDeliveryEvents([bounce(sends[0].message_id)]);
+    expect((await api('GET', `/v1/mailboxes/${mailbox.id}`)).body.status).toBe('active'); // 1/20 = 5%
+    await svc.sequences.onDeliveryEvents([bounce(sends[1].message_id)]);
+    const paused = (await api('GET', `/v1/mailboxes/${mailbox.id}`)).body;
+    expect(paused.status).toBe('paused');
+    expect(paused.paused_reason).toMatch(/2\/20/);
+    const alerts = await svc.db.query(
+      `SELECT channel, text FROM slack_posts WHERE kind = 'sequence-mailbox-paused'`,
+    );
+    expect(alerts.rows).toEqual([{ channel: 'alert_channel', text: expect.stringContaining(mailbox.email) }]);
+    expect(enrollments).toHaveLength(20);
+  });
+
   it('when the one-click unsubscribe is posted with a valid signature, then 200 and the enrollment stops; a forged token is refused', async () => {
     now = new Date('2026-03-02T15:00:00Z');
     const { enrollments, contacts, sequence } = await world(1);
