@@ -253,6 +253,7 @@ describe('/v1 sequences API', () => {
       at: now,
       email: 'x@prospect.test',
       messageId,
+      suppress: true,
       detail: {},
     });
     await svc.sequences.onDeliveryEvents([bounce(sends[0].message_id)]);
