@@ -123,6 +123,20 @@ export async function planSends(
   });
 }
 
+// Most due enrollments share a zone, a window and "now": their window is computed once per run.
+const windows = new Map<string, { earliest: Date; closes: Date }>();
+function windowFor(hours: SendingHours, from: number): { earliest: Date; closes: Date } {
+  const key = `${hours.zone}|${hours.window.from}|${hours.window.to}|${hours.days.join(',')}|${from}`;
+  let found = windows.get(key);
+  if (!found) {
+    if (windows.size > 10_000) windows.clear();
+    const earliest = nextSendingInstant(new Date(from), hours);
+    found = { earliest, closes: sendingClosesAt(earliest, hours) };
+    windows.set(key, found);
+  }
+  return found;
+}
+
 function planMailbox(
   mailbox: MailboxState,
   candidates: Candidate[],
@@ -136,9 +150,9 @@ function planMailbox(
   const chosen: { c: Candidate; earliest: Date; closes: Date }[] = [];
   for (const c of candidates) {
     if (chosen.length >= capacity) break;
-    const earliest = nextSendingInstant(new Date(Math.max(now.getTime(), c.nextSendAt.getTime())), c.hours);
+    const { earliest, closes } = windowFor(c.hours, Math.max(now.getTime(), c.nextSendAt.getTime()));
     if (earliest >= dayEnd) continue;
-    chosen.push({ c, earliest, closes: sendingClosesAt(earliest, c.hours) });
+    chosen.push({ c, earliest, closes });
   }
   if (!chosen.length) return [];
   const cap = dayCap(mailbox, now);
