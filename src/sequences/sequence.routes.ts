@@ -3,6 +3,7 @@ import { AppError } from '../errors.ts';
 import { type ApiRoute, route } from '../http/api-route.ts';
 import { problemSchema } from '../http/openapi.ts';
 import type { Clock } from '../shared/time.ts';
+import { parseContacts } from './contact-import.ts';
 import { type SequenceRepository, toContact, toEnrollment, toMailbox } from './sequence.repository.ts';
 import {
   contactSchema,
@@ -20,6 +21,16 @@ import {
 } from './sequence.schemas.ts';
 import type { SequenceService } from './sequence.service.ts';
 
+const bulkContactsSchema = z
+  .object({
+    csv: z.string().optional(),
+    ndjson: z.string().optional(),
+    contacts: z.array(z.unknown()).optional(),
+  })
+  .strict()
+  .refine((b) => [b.csv, b.ndjson, b.contacts].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of csv, ndjson or contacts',
+  });
 const problem = (description: string) => ({ description, schema: problemSchema });
 const idParams = (what: string) => z.object({ id: z.uuid({ message: `must be a ${what} id (UUID)` }) });
 const enrollmentParams = z.object({
@@ -181,6 +192,30 @@ export function sequenceRoutes(deps: {
           });
         }
         return { status: 201, body: toContact(row) };
+      },
+    ),
+    route(
+      {
+        method: 'post',
+        path: '/v1/contacts/bulk',
+        scope,
+        summary:
+          'Create contacts in bulk: `csv` (header row with email, first_name, last_name, company, time_zone; other columns go into fields), `ndjson` (one contact per line) or `contacts` (an array); up to 10,000. Every row is checked first: any error and nothing is stored.',
+        tag,
+        body: bulkContactsSchema,
+        bodyLimit: 10 * 1024 * 1024,
+        responses: {
+          200: {
+            description: 'How many were created; emails already stored are listed, not overwritten',
+            schema: z.object({ created: z.number(), existing: z.array(z.string()) }),
+          },
+          400: problem('A row is wrong: `errors` names its line and field'),
+        },
+      },
+      async ({ body, principal }) => {
+        const contacts = parseContacts(body);
+        const result = await repo.createContacts(contacts, actor(principal.id));
+        return { status: 200, body: { created: result.created.length, existing: result.existing } };
       },
     ),
     route(

@@ -134,6 +134,35 @@ describe('/v1 sequences API', () => {
     expect(contact.body.errors[0].field).toBe('email');
   });
 
+  it('when contacts are imported as CSV or NDJSON, then valid files are stored whole and a bad row fails the file naming its line', async () => {
+    const csv =
+      'email,first_name,company,time_zone,plan\r\nana@bulk.test,Ana,"Acme, Inc",Europe/Paris,pro\r\nbo@bulk.test,Bo,,,\r\n';
+    const ok = await api('POST', '/v1/contacts/bulk', { csv });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ created: 2, existing: [] });
+    const { rows } = await svc.db.query(
+      `SELECT email, company, time_zone, fields FROM contacts WHERE email LIKE '%@bulk.test' ORDER BY email`,
+    );
+    expect(rows).toEqual([
+      { email: 'ana@bulk.test', company: 'Acme, Inc', time_zone: 'Europe/Paris', fields: { plan: 'pro' } },
+      { email: 'bo@bulk.test', company: '', time_zone: null, fields: {} },
+    ]);
+    const ndjson = '{"email":"cy@bulk.test","first_name":"Cy"}\n{"email":"ana@bulk.test"}\n';
+    expect((await api('POST', '/v1/contacts/bulk', { ndjson })).body).toEqual({
+      created: 1,
+      existing: ['ana@bulk.test'],
+    });
+    const bad = await api('POST', '/v1/contacts/bulk', {
+      csv: 'email,time_zone\ndi@bulk.test,UTC\nnot-an-email,UTC\nel@bulk.test,Nowhere/City\n',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual([
+      'csv.line 3.email',
+      'csv.line 4.time_zone',
+    ]);
+    expect((await svc.db.query(`SELECT 1 FROM contacts WHERE email = 'di@bulk.test'`)).rowCount).toBe(0);
+  });
+
   it('when a key lacks the sequences scope, then 403', async () => {
     const readOnly = await apiAuth(svc, ['read']);
     const res = await svc.web.inject({ method: 'GET', url: '/v1/sequences', headers: readOnly });
