@@ -3,6 +3,7 @@ export const COMMANDS = {
   briefly: '/briefly',
   reps: '/reps',
   briefing: '/briefing',
+  sequences: '/sequences',
 } as const;
 
 export const CALLBACKS = {
@@ -23,6 +24,9 @@ export const ACTIONS = {
   /** "Send test email" in /briefly deliveries (admins) and "Refresh status" on the test's card. */
   testEmailOpen: 'test_email_open',
   testEmailRefresh: 'test_email_refresh',
+  sequenceOpen: 'sequence_open',
+  sequencePause: 'sequence_pause',
+  sequenceResume: 'sequence_resume',
 } as const;
 
 export const TEST_EMAIL_BLOCKS = {

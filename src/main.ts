@@ -185,6 +185,13 @@ export async function startService(
               sendTest: (test) => delivery.service.sendTest(test),
             },
             briefings: briefings.service,
+            sequences: {
+              overview: () => sequences.service.overview(),
+              get: (id) => sequences.repo.getSequence(id),
+              setStatus: async (id, status, actor) => {
+                await sequences.repo.updateSequence(id, { status }, actor);
+              },
+            },
             calendarConnect: briefings.connect,
             slackPosts,
             channelCheck: async (channel) =>

@@ -18,6 +18,19 @@ export interface StopResult {
   mailboxId: string;
 }
 
+export interface SequenceOverview {
+  id: string;
+  name: string;
+  status: string;
+  window: string;
+  timeZone: string;
+  steps: number;
+  active: number;
+  replied: number;
+  bounced: number;
+  mailboxes: { email: string; status: string; planned: number; sent: number }[];
+}
+
 export interface ForecastDay {
   date: string;
   mailboxes: { mailbox_id: string; email: string; planned: number; capacity: number }[];
@@ -128,6 +141,44 @@ export class SequenceService {
       );
       return { email: m.email, sent: m.sent, bounced: m.bounced };
     });
+  }
+
+  /** For Slack: each sequence with today's (UTC) planned and sent per mailbox, replies and bounces. */
+  async overview(): Promise<SequenceOverview[]> {
+    const day = utcDay(this.clock.now());
+    const { rows } = await this.pool.query(
+      `SELECT q.id, q.name, q.status, q.window_from, q.window_to, q.time_zone,
+         (SELECT count(*)::int FROM sequence_steps st WHERE st.sequence_id = q.id) AS steps,
+         (SELECT count(*)::int FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.status = 'active') AS active,
+         (SELECT count(*)::int FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.status = 'replied') AS replied,
+         (SELECT count(*)::int FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.status = 'bounced') AS bounced,
+         coalesce((SELECT json_agg(json_build_object('email', m.email, 'status', m.status,
+             'planned', (SELECT count(*) FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.mailbox_id = m.id
+                           AND e.status = 'active' AND e.planned_at >= $1 AND e.planned_at < $2),
+             'sent', (SELECT count(*) FROM sequence_sends s JOIN sequence_contacts e ON e.id = s.enrollment_id
+                        WHERE e.sequence_id = q.id AND s.mailbox_id = m.id AND s.sent_at >= $1 AND s.sent_at < $2))
+             ORDER BY m.email)
+           FROM sequence_mailboxes sm JOIN mailboxes m ON m.id = sm.mailbox_id WHERE sm.sequence_id = q.id), '[]') AS mailboxes
+       FROM sequences q ORDER BY q.created_at, q.id LIMIT 20`,
+      [day.start, day.end],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      status: r.status,
+      window: `${r.window_from}-${r.window_to}`,
+      timeZone: r.time_zone,
+      steps: r.steps,
+      active: r.active,
+      replied: r.replied,
+      bounced: r.bounced,
+      mailboxes: r.mailboxes.map((m: { email: string; status: string; planned: number; sent: number }) => ({
+        email: m.email,
+        status: m.status,
+        planned: Number(m.planned),
+        sent: Number(m.sent),
+      })),
+    }));
   }
 
   /**

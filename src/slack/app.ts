@@ -2,12 +2,14 @@ import { App, LogLevel } from '@slack/bolt';
 import type { Config } from '../config/config.ts';
 import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
+import { register as registerSequenceActions } from './actions/sequence.actions.ts';
 import { register as registerTestEmailActions } from './actions/test-email.actions.ts';
 import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { register as registerBriefing } from './commands/briefing.command.ts';
 import { register as registerBriefly } from './commands/briefly.command.ts';
 import { register as registerReps } from './commands/reps.command.ts';
+import { register as registerSequences } from './commands/sequences.command.ts';
 import type { SlackDeps } from './deps.ts';
 import { register as registerHome } from './events/app-home-opened.event.ts';
 import { FastifyReceiver } from './fastify-receiver.ts';
@@ -28,6 +30,8 @@ const LISTENERS = [
   registerTestEmailActions,
   registerTestEmail,
   registerHome,
+  registerSequences,
+  registerSequenceActions,
 ];
 
 export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };

@@ -5,6 +5,7 @@ import type { CalendarConnectService } from '../calendars/calendar-connect.servi
 import type { TestEmail } from '../delivery/delivery.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
+import type { SequenceOverview } from '../sequences/sequence.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
 import type { ChannelCheckResult } from './channel-check.ts';
 import type { SlackPostService } from './posts/slack-post.service.ts';
@@ -24,6 +25,14 @@ export interface SlackDeps {
   calendarConnect: CalendarConnectService;
   /** Posts by key; settings saves release the posts held for a broken channel. */
   slackPosts: SlackPostService;
+  /** Outbound sequences (/sequences); absent where the feature is not composed. */
+  sequences?: {
+    overview(): Promise<SequenceOverview[]>;
+    get(
+      id: string,
+    ): Promise<{ steps: { step: number; delay_days: number; subject: string; body: string }[] }>;
+    setStatus(id: string, status: 'active' | 'paused', actor: string): Promise<void>;
+  };
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;
 }

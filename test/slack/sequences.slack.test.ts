@@ -1,0 +1,110 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ACTIONS, COMMANDS } from '../../blocks/ids.ts';
+import { ADMIN_USER, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
+import { blockAction, decodeSlackBody, fakeAuthTest, interaction, slashCommand } from '../helpers/slack.ts';
+
+let svc: TestService;
+let sequenceId: string;
+
+beforeAll(async () => {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  svc = await startTestService();
+  const repo = svc.sequences.repo;
+  const mailbox = await repo.createMailbox(
+    { email: 'sales@acme.test', display_name: 'Sales', daily_limit: 40, status: 'active' },
+    'test',
+  );
+  const sequence = await repo.createSequence(
+    {
+      name: 'Q3 <outbound>',
+      window: { from: '09:00', to: '17:00' },
+      days: [1, 2, 3, 4, 5],
+      time_zone: 'Europe/Paris',
+      status: 'active',
+      mailbox_ids: [mailbox.id],
+      steps: [
+        { delay_days: 0, subject: 'Hi {{first_name}}', body: 'Hello' },
+        { delay_days: 3, subject: 'x', body: 'Again' },
+      ],
+    },
+    'test',
+  );
+  sequenceId = sequence.id;
+});
+
+beforeEach(() => fakeAuthTest());
+afterEach(() => nock.cleanAll());
+afterAll(async () => {
+  await svc.close();
+  nock.enableNetConnect();
+});
+
+describe('/sequences', () => {
+  it("when an admin runs /sequences, then each sequence shows its status, mailboxes with today's numbers and Pause", async () => {
+    const res = await slashCommand(svc.web, { command: COMMANDS.sequences, user_id: ADMIN_USER });
+    const body = res.json();
+    expect(body.response_type).toBe('ephemeral');
+    const section = body.blocks.find((b: { block_id?: string }) => b.block_id === `sequence:${sequenceId}`);
+    expect(section.text.text).toContain(
+      '*Q3 &lt;outbound&gt;* — active · 2 steps · 09:00-17:00 (Europe/Paris)',
+    );
+    expect(section.text.text).toContain('sales@acme.test: 0 planned, 0 sent today');
+    const actions = body.blocks.find(
+      (b: { block_id?: string }) => b.block_id === `sequence_actions:${sequenceId}`,
+    );
+    expect(actions.elements.map((e: { action_id: string }) => e.action_id)).toEqual([
+      ACTIONS.sequenceOpen,
+      ACTIONS.sequencePause,
+    ]);
+  });
+
+  it('when someone who is not a manager runs it, then there is no Pause button', async () => {
+    const res = await slashCommand(svc.web, { command: COMMANDS.sequences, user_id: 'UNOBODY001' });
+    const actions = res
+      .json()
+      .blocks.find((b: { block_id?: string }) => b.block_id === `sequence_actions:${sequenceId}`);
+    expect(actions.elements.map((e: { action_id: string }) => e.action_id)).toEqual([ACTIONS.sequenceOpen]);
+  });
+
+  it('when an admin presses Pause, then the sequence is paused and the list is redrawn with Resume', async () => {
+    let replaced: Record<string, unknown> | undefined;
+    const hook = nock(SLACK_HOST)
+      .post('/actions/T0001/1/response', (b) => {
+        replaced = decodeSlackBody(b);
+        return true;
+      })
+      .reply(200, { ok: true });
+    await interaction(
+      svc.web,
+      blockAction(ADMIN_USER, { action_id: ACTIONS.sequencePause, value: sequenceId }),
+    );
+    await vi.waitFor(() => expect(hook.isDone()).toBe(true));
+    expect(
+      (await svc.db.query('SELECT status FROM sequences WHERE id = $1', [sequenceId])).rows[0].status,
+    ).toBe('paused');
+    const blocks = replaced?.blocks as { block_id?: string; elements?: { action_id: string }[] }[];
+    const actions = blocks.find((b) => b.block_id === `sequence_actions:${sequenceId}`);
+    expect(actions?.elements?.map((e) => e.action_id)).toEqual([
+      ACTIONS.sequenceOpen,
+      ACTIONS.sequenceResume,
+    ]);
+  });
+
+  it('when Open is pressed, then the steps are shown', async () => {
+    let shown: Record<string, unknown> | undefined;
+    const hook = nock(SLACK_HOST)
+      .post('/actions/T0001/1/response', (b) => {
+        shown = decodeSlackBody(b);
+        return true;
+      })
+      .reply(200, { ok: true });
+    await interaction(
+      svc.web,
+      blockAction('UNOBODY001', { action_id: ACTIONS.sequenceOpen, value: sequenceId }),
+    );
+    await vi.waitFor(() => expect(hook.isDone()).toBe(true));
+    expect(JSON.stringify(shown?.blocks)).toContain('*Step 2* (3 days later)');
+  });
+});
