@@ -11,7 +11,10 @@ export const CALLBACKS = {
   settingsForm: 'settings_form',
   briefingSettings: 'briefing_settings',
   sendTestEmail: 'send_test_email',
+  sequenceEnroll: 'sequence_enroll',
 } as const;
+
+export const SEQUENCE_ENROLL_BLOCKS = { emails: 'sequence_enroll_emails' } as const;
 
 export const ACTIONS = {
   repEdit: 'rep_edit',
@@ -27,6 +30,7 @@ export const ACTIONS = {
   sequenceOpen: 'sequence_open',
   sequencePause: 'sequence_pause',
   sequenceResume: 'sequence_resume',
+  sequenceEnrollOpen: 'sequence_enroll_open',
 } as const;
 
 export const TEST_EMAIL_BLOCKS = {

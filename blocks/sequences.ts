@@ -1,5 +1,6 @@
+import type { KnownBlock, ModalView } from '@slack/types';
 import type { SequenceOverview } from '../src/sequences/sequence.service.ts';
-import { ACTIONS } from './ids.ts';
+import { ACTIONS, CALLBACKS, INPUT_ACTION, SEQUENCE_ENROLL_BLOCKS } from './ids.ts';
 
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -51,6 +52,13 @@ export function sequencesListMessage(list: SequenceOverview[], canManage: boolea
         value: s.id,
       },
     ];
+    if (canManage)
+      buttons.push({
+        type: 'button',
+        action_id: ACTIONS.sequenceEnrollOpen,
+        text: { type: 'plain_text', text: 'Enrol contacts' },
+        value: s.id,
+      });
     if (canManage && s.status === 'active')
       buttons.push({
         type: 'button',
@@ -102,4 +110,72 @@ export function sequenceDetailMessage(
     });
   }
   return { text: `Sequence ${s.name}`, blocks };
+}
+
+/** The modal to enrol contacts by pasting their emails. */
+export function enrollView(sequence: { id: string; name: string }): ModalView {
+  return {
+    type: 'modal' as const,
+    callback_id: CALLBACKS.sequenceEnroll,
+    private_metadata: JSON.stringify({ sequenceId: sequence.id }),
+    title: { type: 'plain_text' as const, text: 'Enrol contacts' },
+    submit: { type: 'plain_text' as const, text: 'Enrol' },
+    close: { type: 'plain_text' as const, text: 'Cancel' },
+    blocks: [
+      {
+        type: 'input',
+        block_id: SEQUENCE_ENROLL_BLOCKS.emails,
+        label: { type: 'plain_text', text: `Emails to enrol in ${sequence.name}`.slice(0, 2000) },
+        hint: {
+          type: 'plain_text',
+          text: 'One per line, or separated by commas or spaces. Contacts must exist already (API: POST /v1/contacts/bulk).',
+        },
+        element: { type: 'plain_text_input', action_id: INPUT_ACTION, multiline: true, max_length: 3000 },
+      },
+    ],
+  };
+}
+
+/** What the enrolment did: enrolled, already enrolled, and the emails that are no contact (listed back). */
+export function enrollResultView(result: {
+  enrolled: number;
+  already: string[];
+  unknown: string[];
+}): ModalView {
+  const list = (emails: string[]) =>
+    emails
+      .slice(0, 50)
+      .map((e) => `• ${esc(e)}`)
+      .join('\n') + (emails.length > 50 ? `\n…and ${emails.length - 50} more` : '');
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `:white_check_mark: Enrolled ${result.enrolled}.` } },
+  ];
+  if (result.already.length)
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Already in this sequence (${result.already.length}):*\n${list(result.already)}`.slice(
+          0,
+          3000,
+        ),
+      },
+    });
+  if (result.unknown.length)
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Not enrolled: no contact with these emails (${result.unknown.length}):*\n${list(result.unknown)}\nAdd them as contacts first, then enrol them.`.slice(
+          0,
+          3000,
+        ),
+      },
+    });
+  return {
+    type: 'modal' as const,
+    title: { type: 'plain_text' as const, text: 'Enrol contacts' },
+    close: { type: 'plain_text' as const, text: 'Done' },
+    blocks,
+  };
 }

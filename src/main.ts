@@ -191,6 +191,7 @@ export async function startService(
               setStatus: async (id, status, actor) => {
                 await sequences.repo.updateSequence(id, { status }, actor);
               },
+              enrollEmails: (id, emails, actor) => sequences.enrollEmails(id, emails, actor),
             },
             calendarConnect: briefings.connect,
             slackPosts,

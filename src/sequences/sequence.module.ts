@@ -37,6 +37,12 @@ export interface Sequences {
   /** Stops enrollments on a reply (inbound mail quoting one of our Message-IDs); DMs the owner. */
   onReply(headers: string[], from: string, subject: string): Promise<StopResult[]>;
   unsubscribe(contactId: string, sequenceId: string): Promise<number>;
+  /** Enrols contacts by email (Slack's paste box): unknown emails are listed back, not dropped. */
+  enrollEmails(
+    sequenceId: string,
+    emails: string[],
+    actor: string,
+  ): Promise<{ enrolled: number; already: string[]; unknown: string[] }>;
 }
 
 const STOP_EVENTS: Partial<Record<string, 'bounced' | 'unsubscribed'>> = {
@@ -118,6 +124,20 @@ export function createSequences(deps: {
     sendNow: (enrollmentId) => sendStep(senderDeps, enrollmentId, deps.clock.now()),
     routes: sequenceRoutes({ repo, service, clock: deps.clock }),
     unsubscribe: (contactId, sequenceId) => service.unsubscribe(contactId, sequenceId),
+    async enrollEmails(sequenceId, emails, actor) {
+      const wanted = [...new Set(emails.map((e) => e.toLowerCase()))];
+      const found = await repo.contactsByEmail(wanted);
+      const byId = new Map(found.map((c) => [c.id as string, (c.email as string).toLowerCase()]));
+      const known = new Set(byId.values());
+      const unknown = wanted.filter((e) => !known.has(e));
+      if (!found.length) return { enrolled: 0, already: [], unknown };
+      const result = await repo.enroll(sequenceId, [...byId.keys()], deps.clock.now(), actor);
+      return {
+        enrolled: result.enrolled.length,
+        already: result.already_enrolled.map((id) => byId.get(id) ?? id),
+        unknown,
+      };
+    },
     async onDeliveryEvents(events) {
       for (const status of ['bounced', 'unsubscribed'] as const) {
         const matching = events.filter((e) => STOP_EVENTS[e.type] === status);

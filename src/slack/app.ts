@@ -15,6 +15,7 @@ import { register as registerHome } from './events/app-home-opened.event.ts';
 import { FastifyReceiver } from './fastify-receiver.ts';
 import { register as registerBriefingSettings } from './views/briefing-settings.view.ts';
 import { register as registerRepForm } from './views/rep-form.view.ts';
+import { register as registerSequenceEnroll } from './views/sequence-enroll.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
 import { register as registerTestEmail } from './views/test-email.view.ts';
 
@@ -32,6 +33,7 @@ const LISTENERS = [
   registerHome,
   registerSequences,
   registerSequenceActions,
+  registerSequenceEnroll,
 ];
 
 export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };

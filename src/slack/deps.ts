@@ -32,6 +32,11 @@ export interface SlackDeps {
       id: string,
     ): Promise<{ steps: { step: number; delay_days: number; subject: string; body: string }[] }>;
     setStatus(id: string, status: 'active' | 'paused', actor: string): Promise<void>;
+    enrollEmails(
+      id: string,
+      emails: string[],
+      actor: string,
+    ): Promise<{ enrolled: number; already: string[]; unknown: string[] }>;
   };
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;

@@ -1,8 +1,16 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ACTIONS, COMMANDS } from '../../blocks/ids.ts';
+import { ACTIONS, CALLBACKS, COMMANDS, SEQUENCE_ENROLL_BLOCKS } from '../../blocks/ids.ts';
 import { ADMIN_USER, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
-import { blockAction, decodeSlackBody, fakeAuthTest, interaction, slashCommand } from '../helpers/slack.ts';
+import {
+  blockAction,
+  decodeSlackBody,
+  fakeAuthTest,
+  interaction,
+  slackApi,
+  slashCommand,
+  viewSubmission,
+} from '../helpers/slack.ts';
 
 let svc: TestService;
 let sequenceId: string;
@@ -56,6 +64,7 @@ describe('/sequences', () => {
     );
     expect(actions.elements.map((e: { action_id: string }) => e.action_id)).toEqual([
       ACTIONS.sequenceOpen,
+      ACTIONS.sequenceEnrollOpen,
       ACTIONS.sequencePause,
     ]);
   });
@@ -88,6 +97,7 @@ describe('/sequences', () => {
     const actions = blocks.find((b) => b.block_id === `sequence_actions:${sequenceId}`);
     expect(actions?.elements?.map((e) => e.action_id)).toEqual([
       ACTIONS.sequenceOpen,
+      ACTIONS.sequenceEnrollOpen,
       ACTIONS.sequenceResume,
     ]);
   });
@@ -106,5 +116,50 @@ describe('/sequences', () => {
     );
     await vi.waitFor(() => expect(hook.isDone()).toBe(true));
     expect(JSON.stringify(shown?.blocks)).toContain('*Step 2* (3 days later)');
+  });
+
+  it('when emails are pasted in the enrol modal, then known contacts are enrolled and unknown emails are listed back', async () => {
+    const views = slackApi('views.open');
+    await interaction(
+      svc.web,
+      blockAction(ADMIN_USER, { action_id: ACTIONS.sequenceEnrollOpen, value: sequenceId }),
+    );
+    await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
+    const opened = (views.captured[0] as { view: { private_metadata: string; callback_id: string } }).view;
+    expect(opened.callback_id).toBe(CALLBACKS.sequenceEnroll);
+    await svc.sequences.repo.createContacts(
+      [
+        { email: 'ana@lead.test', first_name: 'Ana', last_name: '', company: '', fields: {} },
+        { email: 'bo@lead.test', first_name: 'Bo', last_name: '', company: '', fields: {} },
+      ],
+      'test',
+    );
+    const submit = (text: string) =>
+      interaction(
+        svc.web,
+        viewSubmission(ADMIN_USER, {
+          callback_id: CALLBACKS.sequenceEnroll,
+          private_metadata: opened.private_metadata,
+          values: { [SEQUENCE_ENROLL_BLOCKS.emails]: { value: { type: 'plain_text_input', value: text } } },
+        }),
+      );
+    const bad = await submit('ana@lead.test, not-an-email');
+    expect(bad.json()).toEqual({
+      response_action: 'errors',
+      errors: { [SEQUENCE_ENROLL_BLOCKS.emails]: 'Not an email: not-an-email' },
+    });
+    const res = await submit('ANA@lead.test\nbo@lead.test, ghost@nowhere.test');
+    const body = res.json();
+    expect(body.response_action).toBe('update');
+    const text = JSON.stringify(body.view.blocks);
+    expect(text).toContain('Enrolled 2.');
+    expect(text).toContain('ghost@nowhere.test');
+    const again = JSON.stringify((await submit('bo@lead.test')).json().view.blocks);
+    expect(again).toContain('Already in this sequence (1)');
+    const count = await svc.db.query(
+      'SELECT count(*)::int AS n FROM sequence_contacts WHERE sequence_id = $1',
+      [sequenceId],
+    );
+    expect(count.rows[0].n).toBe(2);
   });
 });

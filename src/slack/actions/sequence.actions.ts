@@ -1,10 +1,10 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { ACTIONS } from '../../../blocks/ids.ts';
-import { sequenceDetailMessage, sequencesListMessage } from '../../../blocks/sequences.ts';
+import { enrollView, sequenceDetailMessage, sequencesListMessage } from '../../../blocks/sequences.ts';
 import { isAppError } from '../../errors.ts';
 import type { SlackDeps } from '../deps.ts';
 
-const NOT_ALLOWED = 'Only Briefly admins and managers can pause or resume sequences.';
+const NOT_ALLOWED = 'Only Briefly admins and managers can pause, resume or enrol contacts in sequences.';
 
 /** Open, Pause and Resume on the /sequences list. */
 export function register(app: App, deps: SlackDeps): void {
@@ -24,6 +24,22 @@ export function register(app: App, deps: SlackDeps): void {
       ...sequenceDetailMessage(item, full.steps),
     });
   });
+
+  app.action<BlockAction<ButtonAction>>(
+    ACTIONS.sequenceEnrollOpen,
+    async ({ ack, action, body, client, respond }) => {
+      await ack();
+      const sequences = deps.sequences;
+      if (!sequences) return;
+      if (!(await deps.reps.canManageReps(body.user.id))) {
+        await respond({ replace_original: false, response_type: 'ephemeral', text: NOT_ALLOWED });
+        return;
+      }
+      const item = (await sequences.overview()).find((s) => s.id === action.value);
+      if (!item) return;
+      await client.views.open({ trigger_id: body.trigger_id, view: enrollView(item) });
+    },
+  );
 
   for (const [actionId, status] of [
     [ACTIONS.sequencePause, 'paused'],
