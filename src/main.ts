@@ -192,6 +192,9 @@ export async function startService(
                 await sequences.repo.updateSequence(id, { status }, actor);
               },
               enrollEmails: (id, emails, actor) => sequences.enrollEmails(id, emails, actor),
+              mailboxes: async () =>
+                (await sequences.repo.listMailboxes()).map((m) => ({ id: m.id, email: m.email })),
+              save: (input, id, actor) => sequences.saveFromForm(input, id, actor),
             },
             calendarConnect: briefings.connect,
             slackPosts,

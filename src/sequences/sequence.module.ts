@@ -4,6 +4,7 @@ import type { AlertService } from '../alerts/alert.service.ts';
 import type { Config } from '../config/config.ts';
 import type { DeliveryService } from '../delivery/delivery.service.ts';
 import type { ProviderEvent } from '../delivery/message.repository.ts';
+import { AppError, zodFields } from '../errors.ts';
 import type { ApiRoute } from '../http/api-route.ts';
 import type { Queues } from '../jobs/queues.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
@@ -14,6 +15,12 @@ import { MailboxCounters } from './mailbox-caps.ts';
 import { planSends } from './sequence.planner.ts';
 import { SequenceRepository } from './sequence.repository.ts';
 import { sequenceRoutes } from './sequence.routes.ts';
+import {
+  type CreateSequence,
+  createSequenceSchema,
+  type UpdateSequence,
+  updateSequenceSchema,
+} from './sequence.schemas.ts';
 import { type SenderDeps, sendStep } from './sequence.sender.ts';
 import { SequenceService, type StopResult } from './sequence.service.ts';
 
@@ -37,6 +44,8 @@ export interface Sequences {
   /** Stops enrollments on a reply (inbound mail quoting one of our Message-IDs); DMs the owner. */
   onReply(headers: string[], from: string, subject: string): Promise<StopResult[]>;
   unsubscribe(contactId: string, sequenceId: string): Promise<number>;
+  /** Create (id null) or update from Slack's modal, validated by the API's schemas. */
+  saveFromForm(input: unknown, id: string | null, actor: string): Promise<void>;
   /** Enrols contacts by email (Slack's paste box): unknown emails are listed back, not dropped. */
   enrollEmails(
     sequenceId: string,
@@ -124,6 +133,13 @@ export function createSequences(deps: {
     sendNow: (enrollmentId) => sendStep(senderDeps, enrollmentId, deps.clock.now()),
     routes: sequenceRoutes({ repo, service, clock: deps.clock }),
     unsubscribe: (contactId, sequenceId) => service.unsubscribe(contactId, sequenceId),
+    async saveFromForm(input, id, actor) {
+      const schema = id ? updateSequenceSchema : createSequenceSchema;
+      const parsed = schema.safeParse(input);
+      if (!parsed.success) throw AppError.validation(zodFields(parsed.error.issues));
+      if (id) await repo.updateSequence(id, parsed.data as UpdateSequence, actor);
+      else await repo.createSequence(parsed.data as CreateSequence, actor);
+    },
     async enrollEmails(sequenceId, emails, actor) {
       const wanted = [...new Set(emails.map((e) => e.toLowerCase()))];
       const found = await repo.contactsByEmail(wanted);

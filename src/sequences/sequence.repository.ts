@@ -504,3 +504,5 @@ export function toSequence(r: Row, steps: Row[], mailboxIds: string[]) {
     created_at: (r.created_at as Date).toISOString(),
   };
 }
+
+export type SequenceView = ReturnType<typeof toSequence>;

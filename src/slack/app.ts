@@ -16,6 +16,7 @@ import { FastifyReceiver } from './fastify-receiver.ts';
 import { register as registerBriefingSettings } from './views/briefing-settings.view.ts';
 import { register as registerRepForm } from './views/rep-form.view.ts';
 import { register as registerSequenceEnroll } from './views/sequence-enroll.view.ts';
+import { register as registerSequenceForm } from './views/sequence-form.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
 import { register as registerTestEmail } from './views/test-email.view.ts';
 
@@ -34,6 +35,7 @@ const LISTENERS = [
   registerSequences,
   registerSequenceActions,
   registerSequenceEnroll,
+  registerSequenceForm,
 ];
 
 export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };

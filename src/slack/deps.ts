@@ -5,6 +5,7 @@ import type { CalendarConnectService } from '../calendars/calendar-connect.servi
 import type { TestEmail } from '../delivery/delivery.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
+import type { SequenceView } from '../sequences/sequence.repository.ts';
 import type { SequenceOverview } from '../sequences/sequence.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
 import type { ChannelCheckResult } from './channel-check.ts';
@@ -28,10 +29,11 @@ export interface SlackDeps {
   /** Outbound sequences (/sequences); absent where the feature is not composed. */
   sequences?: {
     overview(): Promise<SequenceOverview[]>;
-    get(
-      id: string,
-    ): Promise<{ steps: { step: number; delay_days: number; subject: string; body: string }[] }>;
+    get(id: string): Promise<SequenceView>;
     setStatus(id: string, status: 'active' | 'paused', actor: string): Promise<void>;
+    mailboxes(): Promise<{ id: string; email: string }[]>;
+    /** Creates (id null) or replaces a sequence's fields from the modal; validation errors name API fields. */
+    save(input: unknown, id: string | null, actor: string): Promise<void>;
     enrollEmails(
       id: string,
       emails: string[],

@@ -1,6 +1,13 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ACTIONS, CALLBACKS, COMMANDS, SEQUENCE_ENROLL_BLOCKS } from '../../blocks/ids.ts';
+import {
+  ACTIONS,
+  CALLBACKS,
+  COMMANDS,
+  SEQUENCE_ENROLL_BLOCKS,
+  SEQUENCE_FORM_BLOCKS,
+  sequenceStepBlock,
+} from '../../blocks/ids.ts';
 import { ADMIN_USER, SLACK_HOST, startTestService, type TestService } from '../helpers/service.ts';
 import {
   blockAction,
@@ -64,6 +71,7 @@ describe('/sequences', () => {
     );
     expect(actions.elements.map((e: { action_id: string }) => e.action_id)).toEqual([
       ACTIONS.sequenceOpen,
+      ACTIONS.sequenceEdit,
       ACTIONS.sequenceEnrollOpen,
       ACTIONS.sequencePause,
     ]);
@@ -97,6 +105,7 @@ describe('/sequences', () => {
     const actions = blocks.find((b) => b.block_id === `sequence_actions:${sequenceId}`);
     expect(actions?.elements?.map((e) => e.action_id)).toEqual([
       ACTIONS.sequenceOpen,
+      ACTIONS.sequenceEdit,
       ACTIONS.sequenceEnrollOpen,
       ACTIONS.sequenceResume,
     ]);
@@ -161,5 +170,67 @@ describe('/sequences', () => {
       [sequenceId],
     );
     expect(count.rows[0].n).toBe(2);
+  });
+
+  it('when the sequence modal is submitted, then fields are validated one by one and a valid one creates the sequence', async () => {
+    const views = slackApi('views.open');
+    await interaction(svc.web, blockAction(ADMIN_USER, { action_id: ACTIONS.sequenceNew, value: 'new' }));
+    await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
+    const opened = (views.captured[0] as { view: { callback_id: string; blocks: { block_id?: string }[] } })
+      .view;
+    expect(opened.callback_id).toBe(CALLBACKS.sequenceForm);
+    expect(opened.blocks.map((b) => b.block_id)).toContain(SEQUENCE_FORM_BLOCKS.mailboxes);
+    const mailboxId = (await svc.db.query('SELECT id FROM mailboxes LIMIT 1')).rows[0].id;
+    const input = (value: string) => ({ value: { type: 'plain_text_input', value } });
+    const form = (overrides: Record<string, unknown> = {}) => ({
+      [SEQUENCE_FORM_BLOCKS.name]: input('Renewals'),
+      [SEQUENCE_FORM_BLOCKS.windowFrom]: input('08:30'),
+      [SEQUENCE_FORM_BLOCKS.windowTo]: input('16:00'),
+      [SEQUENCE_FORM_BLOCKS.timeZone]: input('America/Chicago'),
+      [SEQUENCE_FORM_BLOCKS.days]: {
+        value: { type: 'checkboxes', selected_options: [{ value: '1' }, { value: '3' }] },
+      },
+      [SEQUENCE_FORM_BLOCKS.mailboxes]: {
+        value: { type: 'multi_static_select', selected_options: [{ value: mailboxId }] },
+      },
+      [sequenceStepBlock(1, 'subject')]: input('Hello {{first_name}}'),
+      [sequenceStepBlock(1, 'body')]: input('Hi {{first_name}}'),
+      [sequenceStepBlock(2, 'delay')]: input('4'),
+      [sequenceStepBlock(2, 'subject')]: input('again'),
+      [sequenceStepBlock(2, 'body')]: input('Still there, {{nickname}}?'),
+      ...overrides,
+    });
+    const submit = (values: Record<string, unknown>) =>
+      interaction(
+        svc.web,
+        viewSubmission(ADMIN_USER, {
+          callback_id: CALLBACKS.sequenceForm,
+          private_metadata: '{"sequenceId":null}',
+          values: values as never,
+        }),
+      );
+    const bad = (await submit(form({ [SEQUENCE_FORM_BLOCKS.windowTo]: input('25:00') }))).json();
+    expect(bad.response_action).toBe('errors');
+    expect(Object.keys(bad.errors).sort()).toEqual(
+      [sequenceStepBlock(2, 'body'), SEQUENCE_FORM_BLOCKS.windowTo].sort(),
+    );
+    expect(bad.errors[sequenceStepBlock(2, 'body')]).toMatch(/unknown variable \{\{nickname\}\}/);
+    const ok = await submit(form({ [sequenceStepBlock(2, 'body')]: input('Still there, {{first_name}}?') }));
+    expect(ok.json()).toEqual({ response_action: 'clear' });
+    const saved = (await svc.db.query(`SELECT * FROM sequences WHERE name = 'Renewals'`)).rows[0];
+    expect(saved).toMatchObject({
+      window_from: '08:30',
+      window_to: '16:00',
+      days: [1, 3],
+      time_zone: 'America/Chicago',
+    });
+    const steps = await svc.db.query(
+      'SELECT step, delay_days FROM sequence_steps WHERE sequence_id = $1 ORDER BY step',
+      [saved.id],
+    );
+    expect(steps.rows).toEqual([
+      { step: 1, delay_days: 0 },
+      { step: 2, delay_days: 4 },
+    ]);
   });
 });

@@ -1,6 +1,11 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { ACTIONS } from '../../../blocks/ids.ts';
-import { enrollView, sequenceDetailMessage, sequencesListMessage } from '../../../blocks/sequences.ts';
+import {
+  enrollView,
+  sequenceDetailMessage,
+  sequenceFormView,
+  sequencesListMessage,
+} from '../../../blocks/sequences.ts';
 import { isAppError } from '../../errors.ts';
 import type { SlackDeps } from '../deps.ts';
 
@@ -40,6 +45,26 @@ export function register(app: App, deps: SlackDeps): void {
       await client.views.open({ trigger_id: body.trigger_id, view: enrollView(item) });
     },
   );
+
+  for (const actionId of [ACTIONS.sequenceNew, ACTIONS.sequenceEdit]) {
+    app.action<BlockAction<ButtonAction>>(actionId, async ({ ack, action, body, client, respond }) => {
+      await ack();
+      const sequences = deps.sequences;
+      if (!sequences) return;
+      if (!(await deps.reps.canManageReps(body.user.id))) {
+        await respond({ replace_original: false, response_type: 'ephemeral', text: NOT_ALLOWED });
+        return;
+      }
+      const [mailboxes, current] = await Promise.all([
+        sequences.mailboxes(),
+        actionId === ACTIONS.sequenceEdit ? sequences.get(action.value ?? '') : undefined,
+      ]);
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: sequenceFormView(current ?? {}, mailboxes),
+      });
+    });
+  }
 
   for (const [actionId, status] of [
     [ACTIONS.sequencePause, 'paused'],
