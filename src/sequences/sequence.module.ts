@@ -38,7 +38,7 @@ export interface Sequences {
   routes: ApiRoute[];
   /** Plans now (the planner also runs every few minutes from src/jobs/schedules.ts). */
   planNow(): Promise<number>;
-  sendNow(enrollmentId: string): ReturnType<typeof sendStep>;
+  sendNow(enrollmentId: string, plannedAt?: number): ReturnType<typeof sendStep>;
   /** Stops enrollments on bounces, spam reports and unsubscribes from the delivery webhooks. */
   onDeliveryEvents(events: ProviderEvent[]): Promise<void>;
   /** Stops enrollments on a reply (inbound mail quoting one of our Message-IDs); DMs the owner. */
@@ -83,7 +83,7 @@ export function createSequences(deps: {
       await queue().addBulk(
         sends.slice(i, i + 1_000).map((s) => ({
           name: SEQUENCE_SEND_JOB,
-          data: { enrollmentId: s.enrollmentId },
+          data: { enrollmentId: s.enrollmentId, plannedAt: s.at.getTime() },
           opts: { jobId: sendJobIdFor(s.enrollmentId, s.at), delay: Math.max(0, s.at.getTime() - now) },
         })),
       );
@@ -130,7 +130,7 @@ export function createSequences(deps: {
     repo,
     service,
     planNow,
-    sendNow: (enrollmentId) => sendStep(senderDeps, enrollmentId, deps.clock.now()),
+    sendNow: (enrollmentId, plannedAt) => sendStep(senderDeps, enrollmentId, deps.clock.now(), plannedAt),
     routes: sequenceRoutes({ repo, service, clock: deps.clock }),
     unsubscribe: (contactId, sequenceId) => service.unsubscribe(contactId, sequenceId),
     async saveFromForm(input, id, actor) {
@@ -181,7 +181,12 @@ export function createSequences(deps: {
       sequences: {
         [SEQUENCE_PLAN_JOB]: async () => ({ planned: await planNow() }),
         [SEQUENCE_SEND_JOB]: async (job, jobLogger) => {
-          const outcome = await sendStep(senderDeps, job.data.enrollmentId, deps.clock.now());
+          const outcome = await sendStep(
+            senderDeps,
+            job.data.enrollmentId,
+            deps.clock.now(),
+            job.data.plannedAt,
+          );
           if (outcome.status === 'over_cap')
             jobLogger.info('sequence send over the mailbox cap: back to the planner');
           return outcome;

@@ -37,7 +37,13 @@ export function stepMessageId(enrollmentId: string, step: number): string {
  * (Redis counter with the cap, rebuilt from PostgreSQL if lost; rolling 24 h from PostgreSQL). Over
  * the cap, the plan is dropped and the planner fits it into a later day's capacity, oldest first.
  */
-export async function sendStep(deps: SenderDeps, enrollmentId: string, now: Date): Promise<SendOutcome> {
+export async function sendStep(
+  deps: SenderDeps,
+  enrollmentId: string,
+  now: Date,
+  /** The plan this job was enqueued for: a job of an older plan (replanned since) does nothing. */
+  plannedAt?: number,
+): Promise<SendOutcome> {
   let after: (() => Promise<void>) | undefined;
   let reserved: { mailboxId: string } | undefined;
   try {
@@ -56,6 +62,8 @@ export async function sendStep(deps: SenderDeps, enrollmentId: string, now: Date
       if (!e) return { status: 'skipped', reason: 'gone' };
       if (e.status !== 'active') return { status: 'skipped', reason: e.status };
       if (e.planned_at == null) return { status: 'skipped', reason: 'not_planned' };
+      if (plannedAt !== undefined && e.planned_at.getTime() !== plannedAt)
+        return { status: 'skipped', reason: 'replanned' };
       if (e.sequence_status !== 'active' || e.mailbox_status !== 'active') {
         await client.query('UPDATE sequence_contacts SET planned_at = NULL WHERE id = $1', [enrollmentId]);
         return {

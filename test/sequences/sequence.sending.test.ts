@@ -292,6 +292,24 @@ describe('sequence planner and sender', () => {
     expect(left.rows.map((r) => r.enrollment_id)).toEqual([active]);
   });
 
+  it('when a step was replanned, then the job of the older plan sends nothing and the current one sends', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({});
+    const id = enrollments[0]?.id as string;
+    await svc.sequences.planNow();
+    const first = (await svc.db.query('SELECT planned_at FROM sequence_contacts WHERE id = $1', [id])).rows[0]
+      .planned_at;
+    const later = new Date(first.getTime() + 3_600_000);
+    await svc.db.query('UPDATE sequence_contacts SET planned_at = $2 WHERE id = $1', [id, later]);
+    now = first;
+    expect(await svc.sequences.sendNow(id, first.getTime())).toEqual({
+      status: 'skipped',
+      reason: 'replanned',
+    });
+    now = later;
+    expect(await svc.sequences.sendNow(id, later.getTime())).toMatchObject({ status: 'sent', step: 1 });
+  });
+
   it('when two planners run at once, then each enrollment is planned once', async () => {
     now = new Date('2026-03-02T14:00:00Z');
     await setup({ dailyLimit: 40, contacts: 60 });
