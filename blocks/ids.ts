@@ -4,6 +4,7 @@ export const COMMANDS = {
   reps: '/reps',
   briefing: '/briefing',
   appointments: '/appointments',
+  sequences: '/sequences',
 } as const;
 
 export const CALLBACKS = {
@@ -12,7 +13,24 @@ export const CALLBACKS = {
   briefingSettings: 'briefing_settings',
   sendTestEmail: 'send_test_email',
   appointmentForm: 'appointment_form',
+  sequenceEnroll: 'sequence_enroll',
+  sequenceForm: 'sequence_form',
 } as const;
+
+export const SEQUENCE_ENROLL_BLOCKS = { emails: 'sequence_enroll_emails' } as const;
+
+/** The create/edit modal: fixed blocks, and per step N (1-5) `seq_step_N_delay|subject|body`. */
+export const SEQUENCE_FORM_BLOCKS = {
+  name: 'seq_name',
+  windowFrom: 'seq_window_from',
+  windowTo: 'seq_window_to',
+  timeZone: 'seq_time_zone',
+  days: 'seq_days',
+  mailboxes: 'seq_mailboxes',
+} as const;
+export const SEQUENCE_FORM_MAX_STEPS = 5;
+export const sequenceStepBlock = (step: number, part: 'delay' | 'subject' | 'body') =>
+  `seq_step_${step}_${part}`;
 
 export const ACTIONS = {
   repEdit: 'rep_edit',
@@ -28,6 +46,12 @@ export const ACTIONS = {
   appointmentNew: 'appointment_new',
   appointmentCancel: 'appointment_cancel',
   appointmentReschedule: 'appointment_reschedule',
+  sequenceOpen: 'sequence_open',
+  sequencePause: 'sequence_pause',
+  sequenceResume: 'sequence_resume',
+  sequenceEnrollOpen: 'sequence_enroll_open',
+  sequenceNew: 'sequence_new',
+  sequenceEdit: 'sequence_edit',
 } as const;
 
 export const APPOINTMENT_FORM_BLOCKS = {

@@ -35,6 +35,8 @@ import type { SmsGateway } from './mailouts/providers/sms-gateway.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { RepService } from './reps/rep.service.ts';
 import { createRetentionMetric, RetentionPurger } from './retention/retention.purger.ts';
+import { createSequences, type Sequences } from './sequences/sequence.module.ts';
+import { registerSequenceWebhooks } from './sequences/sequence.webhooks.ts';
 import { SettingsRepository } from './settings/settings.repository.ts';
 import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
@@ -64,6 +66,7 @@ export interface Service {
   slackPosts: SlackPostService;
   briefings: Briefings;
   appointments: Appointments;
+  sequences: Sequences;
   reps: RepService;
   mailouts: Mailouts;
   stop(): Promise<void>;
@@ -163,6 +166,18 @@ export async function startService(
     appointments: (repId, window) => appointments.service.forBriefing(repId, window),
   });
 
+  const sequences = createSequences({
+    config,
+    pool,
+    redis,
+    queues,
+    delivery: delivery.service,
+    alerts,
+    slackPosts,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   // Runs before the settings modal's ack (3 s): one quick try, no retries.
   const channelCheck = slackToken
     ? new ChannelCheck(
@@ -204,6 +219,17 @@ export async function startService(
               sendTest: (test) => delivery.service.sendTest(test),
             },
             briefings: briefings.service,
+            sequences: {
+              overview: () => sequences.service.overview(),
+              get: (id) => sequences.repo.getSequence(id),
+              setStatus: async (id, status, actor) => {
+                await sequences.repo.updateSequence(id, { status }, actor);
+              },
+              enrollEmails: (id, emails, actor) => sequences.enrollEmails(id, emails, actor),
+              mailboxes: async () =>
+                (await sequences.repo.listMailboxes()).map((m) => ({ id: m.id, email: m.email })),
+              save: (input, id, actor) => sequences.saveFromForm(input, id, actor),
+            },
             calendarConnect: briefings.connect,
             slackPosts,
             appointments: appointments.service,
@@ -240,6 +266,7 @@ export async function startService(
         ...briefingRoutes(briefings.service),
         ...mailouts.routes,
         ...appointments.routes,
+        ...sequences.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -249,6 +276,13 @@ export async function startService(
           delivery: delivery.service,
           publicKey: config.email.sendgrid.webhookPublicKey,
           clock: systemClock,
+          logger,
+          onEvents: (events) => sequences.onDeliveryEvents(events),
+        });
+        registerSequenceWebhooks(scope, {
+          sequences,
+          inboundSecret: config.sequences.inboundParseSecret,
+          unsubscribeSecret: config.sequences.unsubscribeSecret,
           logger,
         });
         registerOAuthRoutes(scope, {
@@ -290,6 +324,7 @@ export async function startService(
         briefings.handlers,
         mailouts.handlers,
         appointments.handlers,
+        sequences.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -342,6 +377,11 @@ export async function startService(
       processEvery: config.schedulerProcessEveryMs,
       schedules: [...SCHEDULES, ...mailouts.schedules],
     });
+    // The sequence planner also runs once at start (then every few minutes from the schedule).
+    await queues
+      .get('sequences')
+      .add('sequence-plan', {}, { jobId: `sequence-plan@start-${Date.now()}` })
+      .catch((error) => logger.warn('could not enqueue the first sequence plan', { error: error.message }));
   }
 
   if (slack?.mode.kind === 'socket' && runs('bot')) await slack.app.start();
@@ -365,6 +405,7 @@ export async function startService(
     slackPosts,
     briefings,
     appointments,
+    sequences,
     reps,
     mailouts,
     stop() {

@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
  * - `customers`: customers (CRUD and import)
  * - `mailouts`: mailouts (create, edit, approve/reject as a named manager, pause/resume/cancel, stats)
  * - `appointments`: services, appointments and their notes (`/v1/services`, `/v1/appointments`)
+ * - `sequences`: mailboxes, contacts, sequences, enrollments and forecasts
  * - `admin`: everything, including reps, redrive, lifting suppressions and /readyz details
  */
 export const API_SCOPES = [
@@ -18,6 +19,7 @@ export const API_SCOPES = [
   'customers',
   'mailouts',
   'appointments',
+  'sequences',
   'admin',
 ] as const;
 export type ApiScope = (typeof API_SCOPES)[number];

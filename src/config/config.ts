@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { MAILOUT_ENV, mailoutConfig } from '../mailouts/mailout.config.ts';
 import { RETENTION, type RetentionName } from '../retention/retention.ts';
@@ -124,6 +125,8 @@ const envSchema = z
     SENDGRID_API_KEY: optionalString,
     SENDGRID_BASE_URL: url(['http:', 'https:']).default('https://api.sendgrid.com'),
     SENDGRID_WEBHOOK_PUBLIC_KEY: optionalString,
+    SEQUENCES_UNSUBSCRIBE_SECRET: optionalString,
+    INBOUND_PARSE_SECRET: optionalString,
     SMTP_URL: optionalString.pipe(url(['smtp:', 'smtps:']).optional()),
     DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     DELIVERY_BACKOFF_MS: z.coerce.number().int().min(10).default(5_000),
@@ -417,6 +420,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         webhookPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
       },
       smtpUrl: e.SMTP_URL,
+    },
+    sequences: {
+      /** Signs unsubscribe links; without it, a key derived from ENCRYPTION_KEY (development: a fixed one). */
+      unsubscribeSecret:
+        e.SEQUENCES_UNSUBSCRIBE_SECRET ??
+        (e.ENCRYPTION_KEY
+          ? createHmac('sha256', e.ENCRYPTION_KEY).update('briefly:unsubscribe').digest('hex')
+          : 'development-unsubscribe-secret'),
+      /** SendGrid Inbound Parse posts to /webhooks/inbound/<secret>; unset = the route is off. */
+      inboundParseSecret: e.INBOUND_PARSE_SECRET,
     },
     delivery: {
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

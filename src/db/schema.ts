@@ -440,3 +440,4 @@ export const briefings = pgTable(
 export * from '../appointments/appointment.tables.ts';
 export * from '../customers/customer.tables.ts';
 export * from '../mailouts/mailout.tables.ts';
+export * from '../sequences/sequence.tables.ts';

@@ -14,6 +14,7 @@ export const QUEUE_NAMES = [
   'enrichment',
   'mailouts',
   'appointments',
+  'sequences',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

@@ -90,6 +90,15 @@ export const SCHEDULES: readonly Schedule[] = [
     job: 'sweep',
     bucketMs: 60_000,
   },
+  {
+    // Fits due sequence steps into each mailbox's remaining capacity and window (src/sequences).
+    name: 'sequence-plan',
+    every: '5 minutes',
+    timezone: 'UTC',
+    queue: 'sequences',
+    job: 'sequence-plan',
+    bucketMs: 300_000,
+  },
 ];
 
 export function scheduledJobId(schedule: Schedule, at: Date): string {

@@ -74,6 +74,25 @@ export const RETENTION = [
     env: 'RETENTION_CALENDAR_EVENTS_DAYS',
   },
   {
+    // Enrollments that ended (completed, replied, bounced, unsubscribed, failed); their sends go with them.
+    name: 'sequence_enrollments',
+    table: 'sequence_contacts',
+    age: 'updated_at',
+    where: `status NOT IN ('active', 'paused')`,
+    defaultDays: 365,
+    env: 'RETENTION_SEQUENCE_ENROLLMENTS_DAYS',
+    cascade: { name: 'sequence_sends_of_enrollments', table: 'sequence_sends', column: 'enrollment_id' },
+  },
+  {
+    // The send history (caps count the last 24 h; replies match Message-IDs): only for ended enrollments.
+    name: 'sequence_sends',
+    table: 'sequence_sends',
+    age: 'sent_at',
+    where: `NOT EXISTS (SELECT 1 FROM sequence_contacts e WHERE e.id = sequence_sends.enrollment_id AND e.status IN ('active', 'paused'))`,
+    defaultDays: 180,
+    env: 'RETENTION_SEQUENCE_SENDS_DAYS',
+  },
+  {
     name: 'provider_swaps',
     table: 'provider_swaps',
     age: 'at',

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerAppointmentActions } from './actions/appointment.actions.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
+import { register as registerSequenceActions } from './actions/sequence.actions.ts';
 import { register as registerTestEmailActions } from './actions/test-email.actions.ts';
 import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -10,12 +11,15 @@ import { register as registerAppointments } from './commands/appointments.comman
 import { register as registerBriefing } from './commands/briefing.command.ts';
 import { register as registerBriefly } from './commands/briefly.command.ts';
 import { register as registerReps } from './commands/reps.command.ts';
+import { register as registerSequences } from './commands/sequences.command.ts';
 import type { SlackDeps } from './deps.ts';
 import { register as registerHome } from './events/app-home-opened.event.ts';
 import { FastifyReceiver } from './fastify-receiver.ts';
 import { register as registerAppointmentForm } from './views/appointment-form.view.ts';
 import { register as registerBriefingSettings } from './views/briefing-settings.view.ts';
 import { register as registerRepForm } from './views/rep-form.view.ts';
+import { register as registerSequenceEnroll } from './views/sequence-enroll.view.ts';
+import { register as registerSequenceForm } from './views/sequence-form.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
 import { register as registerTestEmail } from './views/test-email.view.ts';
 
@@ -34,6 +38,10 @@ const LISTENERS = [
   registerAppointments,
   registerAppointmentForm,
   registerAppointmentActions,
+  registerSequences,
+  registerSequenceActions,
+  registerSequenceEnroll,
+  registerSequenceForm,
 ];
 
 export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };

@@ -6,6 +6,8 @@ import type { CalendarConnectService } from '../calendars/calendar-connect.servi
 import type { TestEmail } from '../delivery/delivery.service.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { RepService } from '../reps/rep.service.ts';
+import type { SequenceView } from '../sequences/sequence.repository.ts';
+import type { SequenceOverview } from '../sequences/sequence.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
 import type { ChannelCheckResult } from './channel-check.ts';
 import type { SlackPostService } from './posts/slack-post.service.ts';
@@ -26,6 +28,20 @@ export interface SlackDeps {
   /** Posts by key; settings saves release the posts held for a broken channel. */
   slackPosts: SlackPostService;
   appointments: AppointmentService;
+  /** Outbound sequences (/sequences); absent where the feature is not composed. */
+  sequences?: {
+    overview(): Promise<SequenceOverview[]>;
+    get(id: string): Promise<SequenceView>;
+    setStatus(id: string, status: 'active' | 'paused', actor: string): Promise<void>;
+    mailboxes(): Promise<{ id: string; email: string }[]>;
+    /** Creates (id null) or replaces a sequence's fields from the modal; validation errors name API fields. */
+    save(input: unknown, id: string | null, actor: string): Promise<void>;
+    enrollEmails(
+      id: string,
+      emails: string[],
+      actor: string,
+    ): Promise<{ enrolled: number; already: string[]; unknown: string[] }>;
+  };
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { DeliveryService } from '../../delivery/delivery.service.ts';
+import type { ProviderEvent } from '../../delivery/message.repository.ts';
 import { parseSendgridEvents, verifySendgridSignature } from '../../delivery/sendgrid-webhook.ts';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -12,7 +13,14 @@ import type { Clock } from '../../shared/time.ts';
  */
 export function registerSendgridWebhook(
   scope: FastifyInstance,
-  deps: { delivery: DeliveryService; publicKey?: string; clock: Clock; logger: Logger },
+  deps: {
+    delivery: DeliveryService;
+    publicKey?: string;
+    clock: Clock;
+    logger: Logger;
+    /** Features that react to stored events (sequences stop on bounces, spam reports, unsubscribes). */
+    onEvents?: (events: ProviderEvent[]) => Promise<void>;
+  },
 ): void {
   scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
     done(null, body),
@@ -55,6 +63,7 @@ export function registerSendgridWebhook(
       throw AppError.validation([{ field: '(body)', message: (error as Error).message }]);
     }
     const result = await deps.delivery.ingestProviderEvents('sendgrid', parsed.events);
+    await deps.onEvents?.(parsed.events);
     if (parsed.rejected.length > 0) {
       deps.logger.warn('ignored SendGrid events', {
         count: parsed.rejected.length,

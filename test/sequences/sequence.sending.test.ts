@@ -1,0 +1,321 @@
+import { Redis } from 'ioredis';
+import { DateTime } from 'luxon';
+import client from 'prom-client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRetentionMetric, RetentionPurger } from '../../src/retention/retention.purger.ts';
+import { RETENTION, type RetentionRule } from '../../src/retention/retention.ts';
+import { isSendingTime } from '../../src/sequences/sending-window.ts';
+import { planSends } from '../../src/sequences/sequence.planner.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+
+let svc: TestService;
+let now = new Date('2026-03-02T15:00:00Z');
+const clock = { now: () => now };
+const actor = 'test';
+
+beforeAll(async () => {
+  svc = await startTestService({ PUBLIC_URL: 'https://briefly.test' }, 'web', { clock });
+  redisClient = new Redis(svc.config.redisUrl);
+});
+afterAll(async () => {
+  redisClient.disconnect();
+  await svc.close();
+});
+
+beforeEach(async () => {
+  await svc.db.query('TRUNCATE sequences, contacts, mailboxes, sequence_sends CASCADE');
+  await svc.db.query("DELETE FROM messages WHERE kind = 'sequence'");
+  const keys = await redisKeys();
+  if (keys.length) await redisClient.del(...keys);
+});
+
+let redisClient: Redis;
+const redis = async () => redisClient;
+async function redisKeys(): Promise<string[]> {
+  return redisClient.keys(`${svc.config.queuePrefix}:seq:sent:*`);
+}
+
+async function setup(opts: {
+  dailyLimit?: number;
+  warmup?: { start_limit: number; daily_increase: number };
+  contacts?: number;
+  contactZone?: string | null;
+  window?: { from: string; to: string };
+  days?: number[];
+  steps?: { delay_days: number; subject: string; body: string }[];
+}) {
+  const repo = svc.sequences.repo;
+  const mailbox = await repo.createMailbox(
+    {
+      email: `rep${Math.random().toString(36).slice(2, 8)}@acme.test`,
+      display_name: 'Ana Rep',
+      daily_limit: opts.dailyLimit ?? 50,
+      warmup: opts.warmup,
+      status: 'active',
+    },
+    actor,
+    now,
+  );
+  const { created } = await repo.createContacts(
+    Array.from({ length: opts.contacts ?? 1 }, (_, i) => ({
+      email: `lead${i}@prospect.test`,
+      first_name: `Lead${i}`,
+      last_name: 'Doe',
+      company: 'Prospect & Co',
+      time_zone: opts.contactZone === undefined ? null : opts.contactZone,
+      fields: { plan: 'pro' },
+    })),
+    actor,
+  );
+  const sequence = await repo.createSequence(
+    {
+      name: 'Outbound',
+      window: opts.window ?? { from: '09:00', to: '17:00' },
+      days: opts.days ?? [1, 2, 3, 4, 5, 6, 7],
+      time_zone: 'America/New_York',
+      status: 'active',
+      mailbox_ids: [mailbox.id],
+      steps: opts.steps ?? [
+        {
+          delay_days: 0,
+          subject: 'Hello {{first_name}}',
+          body: 'Hi {{first_name}} at {{company}}, plan {{fields.plan}}',
+        },
+        { delay_days: 3, subject: 'ignored for replies', body: 'Following up, {{first_name}}' },
+      ],
+    },
+    actor,
+  );
+  const enrolled = await repo.enroll(
+    sequence.id,
+    created.map((c) => c.id),
+    now,
+    actor,
+  );
+  return { mailbox, sequence, contacts: created, enrollments: enrolled.enrolled };
+}
+
+/** Runs every planned send whose time has come, in order, moving the clock to each. */
+async function runPlanned(until: Date) {
+  const outcomes = [];
+  for (;;) {
+    const { rows } = await svc.db.query(
+      `SELECT id, planned_at FROM sequence_contacts WHERE planned_at IS NOT NULL AND planned_at <= $1
+       AND status = 'active' ORDER BY planned_at LIMIT 1`,
+      [until],
+    );
+    if (!rows[0]) return outcomes;
+    now = rows[0].planned_at;
+    outcomes.push(await svc.sequences.sendNow(rows[0].id));
+  }
+}
+
+describe('sequence planner and sender', () => {
+  it('when 30 contacts are due and the mailbox may send 10 a day, then 10 are planned inside the window, spread, oldest first', async () => {
+    now = new Date('2026-03-02T14:00:00Z'); // 09:00 in New York
+    const { enrollments } = await setup({ dailyLimit: 10, contacts: 30 });
+    // Make the order explicit: the first enrolled is the oldest.
+    await svc.db.query(
+      `UPDATE sequence_contacts SET next_send_at = $1::timestamptz - (interval '1 minute' * rn)
+       FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM sequence_contacts) o WHERE o.id = sequence_contacts.id`,
+      [now],
+    );
+    const planned = await svc.sequences.planNow();
+    expect(planned).toBe(10);
+    const { rows } = await svc.db.query(
+      'SELECT id, planned_at FROM sequence_contacts WHERE planned_at IS NOT NULL ORDER BY planned_at',
+    );
+    const oldest = await svc.db.query('SELECT id FROM sequence_contacts ORDER BY next_send_at LIMIT 10');
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(oldest.rows.map((r) => r.id)));
+    const hours = {
+      zone: 'America/New_York',
+      window: { from: '09:00', to: '17:00' },
+      days: [1, 2, 3, 4, 5, 6, 7],
+    };
+    for (const r of rows) expect(isSendingTime(r.planned_at, hours)).toBe(true);
+    // Spread over the 8-hour window: first and last far apart, no two in the same minute.
+    const times = rows.map((r) => r.planned_at.getTime());
+    expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThan(5 * 3_600_000);
+    expect(new Set(times.map((t) => Math.floor(t / 60_000))).size).toBe(10);
+    expect(enrollments).toHaveLength(30);
+  });
+
+  it('when Redis loses the day counter mid-day, then it is rebuilt from PostgreSQL and the cap still holds', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({ dailyLimit: 4, contacts: 8 });
+    await svc.sequences.planNow();
+    const first = await runPlanned(new Date('2026-03-02T17:00:00Z'));
+    const sentBefore = first.filter((o) => o.status === 'sent').length;
+    expect(sentBefore).toBeGreaterThan(0);
+    const keys = await redisKeys();
+    expect(keys).toHaveLength(1);
+    await (await redis()).del(...keys);
+    // Force every enrollment into a plan now, as a buggy or concurrent planner might.
+    await svc.db.query(
+      `UPDATE sequence_contacts SET planned_at = $1 WHERE status = 'active' AND current_step = 0`,
+      [new Date('2026-03-02T18:00:00Z')],
+    );
+    const outcomes = await runPlanned(new Date('2026-03-02T21:00:00Z'));
+    const sent = await svc.db.query('SELECT count(*)::int AS n FROM sequence_sends');
+    expect(sent.rows[0].n).toBe(4);
+    expect(sentBefore).toBe(2);
+    expect(outcomes.filter((o) => o.status === 'over_cap').length).toBe(4);
+    expect(Number(await (await redis()).get(keys[0] as string))).toBe(4);
+    expect(enrollments).toHaveLength(8);
+  });
+
+  it('when a mailbox warms up from 2 a day by 3 a day, then days 0, 1, 2 send 2, 5, 8 (daily limit 20)', async () => {
+    now = new Date('2026-03-02T13:00:00Z');
+    await setup({
+      dailyLimit: 20,
+      warmup: { start_limit: 2, daily_increase: 3 },
+      contacts: 30,
+      steps: [{ delay_days: 0, subject: 'Hi {{first_name}}', body: 'Hello' }],
+    });
+    const perDay: number[] = [];
+    for (let day = 0; day < 3; day++) {
+      now = new Date(Date.parse('2026-03-02T13:30:00Z') + day * 86_400_000);
+      await svc.sequences.planNow();
+      await runPlanned(new Date(Date.parse('2026-03-02T23:59:00Z') + day * 86_400_000));
+      const { rows } = await svc.db.query(
+        `SELECT count(*)::int AS n FROM sequence_sends WHERE sent_at >= $1 AND sent_at < $2`,
+        [
+          new Date(Date.parse('2026-03-02T00:00:00Z') + day * 86_400_000),
+          new Date(Date.parse('2026-03-03T00:00:00Z') + day * 86_400_000),
+        ],
+      );
+      perDay.push(rows[0].n);
+    }
+    expect(perDay).toEqual([2, 5, 8]);
+  });
+
+  it("when the contact's zone crosses the spring DST switch, then sends stay inside 09:00-10:00 local time before and after", async () => {
+    // Europe/Berlin switches on 2026-03-29; step 2 three days later lands after the switch.
+    now = new Date('2026-03-27T06:00:00Z');
+    await setup({
+      contactZone: 'Europe/Berlin',
+      window: { from: '09:00', to: '10:00' },
+      steps: [
+        { delay_days: 0, subject: 'Hi', body: 'One' },
+        { delay_days: 3, subject: 'x', body: 'Two' },
+      ],
+    });
+    await svc.sequences.planNow();
+    await runPlanned(new Date('2026-03-27T23:00:00Z'));
+    now = new Date('2026-03-30T05:00:00Z');
+    await svc.sequences.planNow();
+    await runPlanned(new Date('2026-03-30T23:00:00Z'));
+    const { rows } = await svc.db.query('SELECT step, sent_at FROM sequence_sends ORDER BY step');
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      const local = DateTime.fromJSDate(r.sent_at, { zone: 'Europe/Berlin' });
+      expect(local.hour).toBe(9);
+    }
+    expect(DateTime.fromJSDate(rows[1].sent_at, { zone: 'Europe/Berlin' }).toISODate()).toBe('2026-03-30');
+    expect(DateTime.fromJSDate(rows[1].sent_at, { zone: 'Europe/Berlin' }).offset).toBe(120);
+  });
+
+  it('when the job fires outside the window, then it is rescheduled to the next opening instead of sent', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({ window: { from: '09:00', to: '17:00' } });
+    const id = enrollments[0]?.id as string;
+    now = new Date('2026-03-02T23:30:00Z'); // 18:30 in New York
+    await svc.db.query('UPDATE sequence_contacts SET planned_at = $1 WHERE id = $2', [now, id]);
+    const outcome = await svc.sequences.sendNow(id);
+    expect(outcome).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-03T14:00:00Z'),
+      reason: 'outside_window',
+    });
+    expect((await svc.db.query('SELECT count(*)::int AS n FROM sequence_sends')).rows[0].n).toBe(0);
+  });
+
+  it('when step 2 is sent, then it replies in the thread of step 1 (In-Reply-To, References, "Re:") with one-click unsubscribe', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({});
+    const id = enrollments[0]?.id as string;
+    await svc.sequences.planNow();
+    await runPlanned(new Date('2026-03-02T22:00:00Z'));
+    const after1 = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(after1.current_step).toBe(1);
+    // Three calendar days later in New York, at the start of that local day.
+    expect(after1.next_send_at).toEqual(new Date('2026-03-05T05:00:00Z'));
+    now = new Date('2026-03-05T14:00:00Z');
+    await svc.sequences.planNow();
+    await runPlanned(new Date('2026-03-05T22:00:00Z'));
+    const { rows } = await svc.db.query(
+      `SELECT m.subject, m.headers, m.message_id_header, m.text, m.html, m.from_address, m.kind
+       FROM sequence_sends s JOIN messages m ON m.id = s.message_id ORDER BY s.step`,
+    );
+    expect(rows).toHaveLength(2);
+    const [one, two] = rows;
+    expect(one.kind).toBe('sequence');
+    expect(one.from_address.email).toMatch(/@acme\.test$/);
+    expect(one.subject).toBe('Hello Lead0');
+    expect(one.html).toContain('Prospect &amp; Co');
+    expect(one.text).toContain('Prospect & Co, plan pro');
+    expect(two.subject).toBe('Re: Hello Lead0');
+    expect(two.headers['In-Reply-To']).toBe(one.message_id_header);
+    expect(two.headers.References).toBe(one.message_id_header);
+    expect(one.headers['List-Unsubscribe']).toMatch(/^<https:\/\/briefly\.test\/u\/[\w-]+\.[\w-]+>$/);
+    expect(one.headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+    expect(one.text).toContain('https://briefly.test/u/');
+    const done = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(done.status).toBe('completed');
+    expect(done.next_send_at).toBeNull();
+  });
+
+  it('when an ended enrollment is past its retention, then it and its sends are purged; an active one stays', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({ contacts: 2 });
+    await svc.sequences.planNow();
+    await runPlanned(new Date('2026-03-02T22:00:00Z'));
+    const [ended, active] = enrollments.map((e) => e.id);
+    await svc.db.query(`UPDATE sequence_contacts SET status = 'replied', updated_at = $2 WHERE id = $1`, [
+      ended,
+      new Date('2025-01-01T00:00:00Z'),
+    ]);
+    await svc.db.query(`UPDATE sequence_contacts SET updated_at = $2 WHERE id = $1`, [
+      active,
+      new Date('2025-01-01T00:00:00Z'),
+    ]);
+    const rule = RETENTION.find((r) => r.name === 'sequence_enrollments') as RetentionRule;
+    const purger = new RetentionPurger(
+      svc.db,
+      svc.config.retention,
+      clock,
+      createRetentionMetric(new client.Registry()),
+    );
+    const result = await purger.purge(rule, new Date('2026-01-01T00:00:00Z'));
+    expect(result).toMatchObject({ rows: 1, cascaded: 1 });
+    const left = await svc.db.query('SELECT enrollment_id FROM sequence_sends');
+    expect(left.rows.map((r) => r.enrollment_id)).toEqual([active]);
+  });
+
+  it('when a step was replanned, then the job of the older plan sends nothing and the current one sends', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments } = await setup({});
+    const id = enrollments[0]?.id as string;
+    await svc.sequences.planNow();
+    const first = (await svc.db.query('SELECT planned_at FROM sequence_contacts WHERE id = $1', [id])).rows[0]
+      .planned_at;
+    const later = new Date(first.getTime() + 3_600_000);
+    await svc.db.query('UPDATE sequence_contacts SET planned_at = $2 WHERE id = $1', [id, later]);
+    now = first;
+    expect(await svc.sequences.sendNow(id, first.getTime())).toEqual({
+      status: 'skipped',
+      reason: 'replanned',
+    });
+    now = later;
+    expect(await svc.sequences.sendNow(id, later.getTime())).toMatchObject({ status: 'sent', step: 1 });
+  });
+
+  it('when two planners run at once, then each enrollment is planned once', async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    await setup({ dailyLimit: 40, contacts: 60 });
+    const [a, b] = await Promise.all([planSends(svc.db, now), planSends(svc.db, now)]);
+    expect((a?.length ?? 0) + (b?.length ?? 0)).toBe(40);
+    const ids = [...(a ?? []), ...(b ?? [])].map((p) => p.enrollmentId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
