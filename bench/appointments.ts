@@ -4,7 +4,6 @@
  * latency (p50/p99), the time until every confirmation (with its .ics) reached the provider, and
  * duplicates at the provider. Asserts nothing. BENCH_APPOINTMENTS overrides the count.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
 import { AuditRepository } from '../src/audit/audit.repository.ts';
@@ -12,7 +11,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
-import { spawnService } from './spawn.ts';
+import { sendgridBenchEnv, spawnService } from './spawn.ts';
 
 const TOTAL = Number(process.env.BENCH_APPOINTMENTS ?? 10_000);
 const SLOTS_PER_REP = 50;
@@ -39,26 +38,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
 
 async function main() {
   const sendgrid = await startFakeSendgrid();
-  const name = `briefly_bench_${randomBytes(3).toString('hex')}`;
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
-    QUEUE_PREFIX: name,
-    PORT: '0',
-    METRICS_PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-    EMAIL_PROVIDERS: 'sendgrid',
-    SENDGRID_API_KEY: 'SG.bench-key',
-    SENDGRID_BASE_URL: sendgrid.url,
-    API_RATE_LIMIT_PER_MINUTE: '10000000',
-    DELIVERY_CONCURRENCY: process.env.DELIVERY_CONCURRENCY ?? '100',
-    SLACK_BOT_TOKEN: '',
-    SLACK_SIGNING_SECRET: '',
-    SLACK_APP_TOKEN: '',
-  };
+  const { env } = sendgridBenchEnv(sendgrid.url);
   const config = loadConfig(env);
   const web = await spawnService('web', env);
   const worker = await spawnService('worker', env);

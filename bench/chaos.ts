@@ -14,11 +14,11 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config/config.ts';
 import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { startService } from '../src/main.ts';
+import { startCountingSmtp } from './fake-smtp.ts';
 import { runBench } from './finish.ts';
 
 const TOTAL = Number(process.env.CHAOS_MESSAGES ?? 2_000);
@@ -112,36 +112,10 @@ async function startChaoticSendgrid(started: number) {
   };
 }
 
-async function startSmtp() {
-  const received = new Map<string, number>();
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      let raw = '';
-      stream.on('data', (chunk: Buffer) => {
-        raw += chunk.toString('utf8');
-      });
-      stream.on('end', () => {
-        const id = /X-Briefly-Message-Id: (\S+)/i.exec(raw)?.[1] ?? '';
-        received.set(id, (received.get(id) ?? 0) + 1);
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
-    received,
-    close: () => new Promise<void>((resolve) => smtp.close(() => resolve())),
-  };
-}
-
 async function main() {
   const started = Date.now();
   const sendgrid = await startChaoticSendgrid(started);
-  const smtp = await startSmtp();
+  const smtp = await startCountingSmtp();
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const name = `briefly_bench_${randomBytes(3).toString('hex')}`;
   const config = loadConfig({

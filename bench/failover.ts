@@ -5,39 +5,21 @@
  * whether every message arrived exactly once. Asserts nothing.
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config/config.ts';
 import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { startService } from '../src/main.ts';
 import { startFakeSendgrid } from './fake-sendgrid.ts';
+import { startCountingSmtp } from './fake-smtp.ts';
 import { runBench } from './finish.ts';
 
 const RATE_PER_SECOND = 100;
 
 async function main() {
   const sendgrid = await startFakeSendgrid();
-  const smtpIds = new Map<string, number>();
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      let raw = '';
-      stream.on('data', (chunk: Buffer) => {
-        raw += chunk.toString('utf8');
-      });
-      stream.on('end', () => {
-        const id = /X-Briefly-Message-Id: (\S+)/i.exec(raw)?.[1] ?? '';
-        smtpIds.set(id, (smtpIds.get(id) ?? 0) + 1);
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  const smtp = await startCountingSmtp();
+  const smtpIds = smtp.received;
 
   const name = `briefly_bench_${randomBytes(3).toString('hex')}`;
   const config = loadConfig({
@@ -53,7 +35,7 @@ async function main() {
     EMAIL_PROVIDERS: 'sendgrid,smtp',
     SENDGRID_API_KEY: 'SG.bench-key',
     SENDGRID_BASE_URL: sendgrid.url,
-    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    SMTP_URL: smtp.url,
     SLACK_BOT_TOKEN: '',
     SLACK_SIGNING_SECRET: '',
     SLACK_APP_TOKEN: '',
@@ -128,7 +110,7 @@ async function main() {
   await service.stop();
   await pool.end();
   await sendgrid.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   const u = new URL(config.databaseUrl);
   u.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: u.toString() });

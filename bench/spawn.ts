@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -72,5 +73,38 @@ export async function spawnService(
         });
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/**
+ * The environment of a bench against a fake SendGrid: its own database and queue prefix (`name`),
+ * ports chosen by the system, no Slack, rate limits out of the way.
+ */
+export function sendgridBenchEnv(sendgridUrl: string): {
+  name: string;
+  env: Record<string, string | undefined>;
+} {
+  const name = `briefly_bench_${randomBytes(3).toString('hex')}`;
+  return {
+    name,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+      QUEUE_PREFIX: name,
+      PORT: '0',
+      METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      EMAIL_PROVIDERS: 'sendgrid',
+      SENDGRID_API_KEY: 'SG.bench-key',
+      SENDGRID_BASE_URL: sendgridUrl,
+      API_RATE_LIMIT_PER_MINUTE: '10000000',
+      DELIVERY_CONCURRENCY: process.env.DELIVERY_CONCURRENCY ?? '100',
+      SLACK_BOT_TOKEN: '',
+      SLACK_SIGNING_SECRET: '',
+      SLACK_APP_TOKEN: '',
+    },
   };
 }
