@@ -20,6 +20,12 @@ interface SentBody {
 const realSend = (body: { mail_settings?: { sandbox_mode?: { enable?: boolean } } }) =>
   body.mail_settings?.sandbox_mode?.enable !== true;
 
+/** Real sends of one subject only: a message of an earlier test still retrying must not take the answer. */
+const sendsOf =
+  (subject: string) =>
+  (body: { subject?: string; mail_settings?: { sandbox_mode?: { enable?: boolean } } }) =>
+    realSend(body) && body.subject === subject;
+
 /** Fakes SendGrid's mail/send; records each body it received. */
 function fakeSendgrid(times: number, status = 202, body: unknown = '') {
   const received: SentBody[] = [];
@@ -212,9 +218,7 @@ describe('cancel and redrive', () => {
   });
 
   it('when SendGrid rejects a message permanently, then it fails at once; a redrive sends it and is audit-logged', async () => {
-    // Only this message's sends: a message of an earlier test still retrying must not take its answer.
-    const mine = (body: { subject?: string; mail_settings?: { sandbox_mode?: { enable?: boolean } } }) =>
-      realSend(body) && body.subject === 'Redrive me';
+    const mine = sendsOf('Redrive me');
     nock(SENDGRID)
       .post('/v3/mail/send', mine)
       .reply(400, {
@@ -240,9 +244,10 @@ describe('cancel and redrive', () => {
   });
 
   it('when SendGrid answers 500 then 202, then the message is deferred, retried and sent', async () => {
-    nock(SENDGRID).post('/v3/mail/send', realSend).reply(500, '<html>oops</html>');
-    fakeSendgrid(1);
-    const { id } = (await post(simple)).json();
+    const mine = sendsOf('Retry me');
+    nock(SENDGRID).post('/v3/mail/send', mine).reply(500, '<html>oops</html>');
+    nock(SENDGRID).post('/v3/mail/send', mine).reply(202, '', { 'X-Message-Id': 'sg-retried' });
+    const { id } = (await post({ ...simple, subject: 'Retry me' })).json();
     await vi.waitFor(async () => expect(await statusOf(id)).toBe('sent'), { timeout: 10_000 });
     const types = (await get(`/v1/messages/${id}`)).json().events.map((e: { type: string }) => e.type);
     expect(types).toEqual(['accepted', 'queued', 'sending', 'deferred', 'sending', 'sent']);
