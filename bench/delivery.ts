@@ -7,6 +7,7 @@
  * BENCH_PROFILE_DIR=<dir> runs the web and worker processes under `node --cpu-prof` into <dir>.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -16,7 +17,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
-import { cpuMs, sendgridBenchEnv, spawnService } from './spawn.ts';
+import { cpuMs, cpuMsOfCommand, sendgridBenchEnv, spawnService } from './spawn.ts';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const HTTP_CONCURRENCY = 64;
@@ -40,6 +41,44 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return false;
+}
+
+/**
+ * One POST on a keep-alive agent with node:http: the load generator shares the machine with the
+ * service, and fetch (undici) cost it about twice the CPU per request.
+ */
+function postJson(
+  agent: Agent,
+  url: string,
+  key: string,
+  body: unknown,
+): Promise<{ status: number; body: string }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 async function rawBullmq(redisUrl: string, total: number): Promise<number> {
@@ -98,8 +137,17 @@ async function main() {
       const ms = cpuMs(w.pid);
       return sum === undefined || ms === undefined ? undefined : sum + ms;
     }, 0),
+    // Everything else the run costs on this machine: the load generator and fake SendGrid (this
+    // process), and PostgreSQL and Redis (which also serve other work, if any runs meanwhile).
+    bench: (() => {
+      const usage = process.cpuUsage();
+      return (usage.user + usage.system) / 1000;
+    })(),
+    postgres: cpuMsOfCommand('postgres'),
+    redis: cpuMsOfCommand('redis-server'),
   });
   let rejected = 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
   /** Posts `count` messages from HTTP_CONCURRENCY clients; records when each 202 arrived. */
   const post = async (count: number, acceptedAt: Map<string, number>, label: string) => {
     let next = 0;
@@ -107,23 +155,18 @@ async function main() {
       Array.from({ length: HTTP_CONCURRENCY }, async () => {
         while (next < count) {
           const i = next++;
-          const res = await fetch(`${service.url}/v1/messages`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              to: [`lead${i}@client.test`],
-              subject: `Your invoice #${label}${i}`,
-              text: `Hello, invoice ${i} is attached.`,
-              html: `<p>Hello, invoice <b>${i}</b> is attached.</p>`,
-              tags: ['bench'],
-            }),
+          const res = await postJson(agent, `${service.url}/v1/messages`, key, {
+            to: [`lead${i}@client.test`],
+            subject: `Your invoice #${label}${i}`,
+            text: `Hello, invoice ${i} is attached.`,
+            html: `<p>Hello, invoice <b>${i}</b> is attached.</p>`,
+            tags: ['bench'],
           });
           if (res.status !== 202) {
             rejected++;
-            await res.text();
             continue;
           }
-          const { id } = (await res.json()) as { id: string };
+          const { id } = JSON.parse(res.body) as { id: string };
           acceptedAt.set(id, performance.now());
         }
       }),
@@ -156,6 +199,7 @@ async function main() {
     .map(([id, at]) => (sendgrid.receivedAt.get(id) ?? Number.NaN) - at)
     .filter((ms) => Number.isFinite(ms))
     .sort((a, b) => a - b);
+  agent.destroy();
   await Promise.all([web, ...workers].map((p) => p.stop()));
   await pool.end();
   await dropDatabase(config.databaseUrl);
@@ -177,7 +221,7 @@ async function main() {
   console.log(
     `accept -> provider:     p50 ${f(percentile(latencies, 50))} ms, p99 ${f(percentile(latencies, 99))} ms, max ${f(latencies.at(-1) ?? Number.NaN)} ms`,
   );
-  const perMessage = (role: 'web' | 'worker') => {
+  const perMessage = (role: keyof typeof cpuBefore) => {
     const before = cpuBefore[role];
     const after = cpuAfter[role];
     return before === undefined || after === undefined || acceptedAt.size === 0
@@ -185,6 +229,9 @@ async function main() {
       : `${((after - before) / acceptedAt.size).toFixed(2)} ms`;
   };
   console.log(`CPU per message:        web ${perMessage('web')}, worker(s) ${perMessage('worker')}`);
+  console.log(
+    `                        PostgreSQL ${perMessage('postgres')}, Redis ${perMessage('redis')}, load generator + fake SendGrid ${perMessage('bench')}`,
+  );
   console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
   console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);
   const ratio = deliveredPerSecond / noopPerSecond;

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +27,45 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * CPU time (ms) used so far by every process whose command name is `name` (e.g. `postgres`,
+ * `redis-server`), from /proc; undefined off Linux. Processes that exit in between are not
+ * counted, so measure across a run whose connections stay open.
+ */
+export function cpuMsOfCommand(name: string): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const pid of entries) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== name) continue;
+    } catch {
+      continue;
+    }
+    total += cpuMs(Number(pid)) ?? 0;
+  }
+  return total;
+}
+
+let built = false;
+
+/**
+ * What a bench runs: the production build (`dist/`, built first when stale), as `npm start` does,
+ * so figures do not include tsx's loader; BENCH_SOURCE=1 runs the TypeScript sources with tsx.
+ */
+function entryPoint(): string[] {
+  if (process.env.BENCH_SOURCE === '1') return ['--import', 'tsx', 'src/cli.ts'];
+  if (!built) {
+    execFileSync(process.execPath, ['bin/build.js', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+    built = true;
+  }
+  return ['--enable-source-maps', 'dist/src/cli.js'];
+}
+
 /** Starts `briefly start --role <role>` as its own process and resolves once it logs "ready". */
 export async function spawnService(
   role: 'web' | 'worker' | 'all',
@@ -35,15 +74,11 @@ export async function spawnService(
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
-  const child = spawn(
-    process.execPath,
-    [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--role', role],
-    {
-      cwd: ROOT,
-      env: { ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [...profile, ...entryPoint(), 'start', '--role', role], {
+    cwd: ROOT,
+    env: { ...env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   running.add(child);
   child.once('exit', () => running.delete(child));
   const url = await new Promise<string | undefined>((resolve, reject) => {
