@@ -181,6 +181,19 @@ async function main() {
     await waitFor(() => sendgrid.receivedAt.size >= warmed.size, 120_000);
     sendgrid.receivedAt.clear();
   }
+  /** Statements committed in the bench database and commands Redis ran: round trips per message. */
+  const redisStats = new Redis(config.redisUrl);
+  const trips = async () => {
+    const { rows } = await pool.query(
+      'SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    const info = await redisStats.info('stats');
+    return {
+      pg: Number(rows[0]?.n ?? 0),
+      redis: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
+    };
+  };
+  const tripsBefore = await trips();
   const cpuBefore = cpuOf();
   const acceptedAt = new Map<string, number>();
   const started = performance.now();
@@ -194,6 +207,10 @@ async function main() {
   }, 120_000);
   const recordedSeconds = (performance.now() - started) / 1000;
   const cpuAfter = cpuOf();
+  // pg_stat_database is updated when a backend reports (about every second when idle).
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const tripsAfter = await trips();
+  await redisStats.quit();
 
   const latencies = [...acceptedAt.entries()]
     .map(([id, at]) => (sendgrid.receivedAt.get(id) ?? Number.NaN) - at)
@@ -231,6 +248,10 @@ async function main() {
   console.log(`CPU per message:        web ${perMessage('web')}, worker(s) ${perMessage('worker')}`);
   console.log(
     `                        PostgreSQL ${perMessage('postgres')}, Redis ${perMessage('redis')}, load generator + fake SendGrid ${perMessage('bench')}`,
+  );
+  const perMsg = (n: number) => (acceptedAt.size ? (n / acceptedAt.size).toFixed(2) : 'n/a');
+  console.log(
+    `round trips per message: PostgreSQL transactions ${perMsg(tripsAfter.pg - tripsBefore.pg)}, Redis commands ${perMsg(tripsAfter.redis - tripsBefore.redis)}`,
   );
   console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
   console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);

@@ -1,5 +1,4 @@
 import { Server as NetServer } from 'node:net';
-import helmet from '@fastify/helmet';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,6 +15,7 @@ import { type ApiRoute, mountRoutes } from './api-route.ts';
 import type { Metrics } from './metrics.ts';
 import { buildOpenApi } from './openapi.ts';
 import { SlidingWindowLimiter } from './rate-limit.ts';
+import { securityHeaders } from './security-headers.ts';
 
 export interface HttpDeps {
   logger: Logger;
@@ -201,7 +201,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await server.register(swaggerUi, { routePrefix: '/docs' });
   // Security headers on every answer (the API is JSON, but /docs is a page a browser renders).
   // The CSP admits swagger-ui's own inline script and style by the hashes it publishes.
-  await server.register(helmet, {
+  await server.register(securityHeaders, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
