@@ -278,8 +278,11 @@ export function register(app: App, _slack: SlackDeps, deps: MailoutSlackDeps): v
     if (Object.keys(errors).length === 0) {
       const audience = await audienceOf(deps, form);
       if (audience.total === 0) {
-        errors[form.tags.length && !form.operatorCodes.length ? B.tags : B.operatorCodes] =
-          'No customer matches this filter: choose other operators or tags.';
+        // The tags are what empties it when the operators alone match someone.
+        const byOperators = form.tags.length ? (await audienceOf(deps, { ...form, tags: [] })).total : 0;
+        errors[
+          byOperators > 0 || (form.tags.length && !form.operatorCodes.length) ? B.tags : B.operatorCodes
+        ] = 'No customer matches this filter: choose other operators or tags.';
       }
     }
     if (Object.keys(errors).length > 0 || !parsed.success) {
