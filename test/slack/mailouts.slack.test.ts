@@ -578,7 +578,8 @@ describe('approval in Slack', () => {
     expect(view.submit.text).toBe('Save and approve');
     expect(JSON.parse(view.private_metadata)).toEqual({ id, version: 1, approve: true });
     expect(
-      (view.blocks.find((b) => b.block_id === B.text)?.element as { initial_value: string }).initial_value,
+      (view.blocks.find((b) => b.block_id === B.text)?.element as { initial_value?: string } | undefined)
+        ?.initial_value,
     ).toBe('Hello from Briefly');
     const res = await submitForm(M1, formValues({ text: 'Better text' }), view.private_metadata);
     expect(res.body).toBe('');
@@ -621,7 +622,7 @@ describe('approval in Slack', () => {
   });
 
   it('when the text is the longest allowed and full of characters Slack escapes, then the card stays within Block Kit limits', async () => {
-    const longest = '&<>'.repeat(666) + '&<';
+    const longest = `${'&<>'.repeat(666)}&<`;
     expect(longest.length).toBe(2000);
     const id = await createViaModal(REP, formValues({ text: longest, name: 'N'.repeat(200) }));
     await postedCard(id);
@@ -663,7 +664,7 @@ describe('settings, App Home and the list', () => {
       return c as SlackCall;
     });
     const blocks = (publish.body.view as { blocks: Block[] }).blocks;
-    expect((blocks[0]?.text as { text: string }).text).toBe('Waiting for your approval');
+    expect((blocks[0]?.text as { text?: string } | undefined)?.text).toBe('Waiting for your approval');
     expect(JSON.stringify(blocks)).toContain(`"${id}:1"`);
     expectWithinLimits(blocks, 100);
     await event(svc.web, { type: 'app_home_opened', user: REP, channel: 'D0HOME0002', tab: 'home' });
