@@ -115,7 +115,8 @@ export class MailoutCards {
     );
     if (last < 0) {
       this.quietUntil.set(mailoutId, now + this.interval);
-      await this.queue.add('render', { mailoutId }, { jobId: `render-${mailoutId}-${now}` });
+      // The card shows the instant its edit was granted (the render may run a moment later).
+      await this.queue.add('render', { mailoutId, at: now }, { jobId: `render-${mailoutId}-${now}` });
       return;
     }
     const due = last + this.interval;
@@ -135,7 +136,8 @@ export class MailoutCards {
       [QUEUE]: {
         status: async (job) =>
           this.status(Number(job.data.mailoutId), String(job.data.from), String(job.data.to)),
-        render: async (job) => this.render(Number(job.data.mailoutId), { progressOnly: true }),
+        render: async (job) =>
+          this.render(Number(job.data.mailoutId), { progressOnly: true, at: new Date(Number(job.data.at)) }),
         progress: async (job) => {
           const row = await this.deps.repo.get(Number(job.data.mailoutId));
           if (row?.status !== 'running' || row.deleted_at) return { skipped: row?.status ?? 'gone' };
@@ -207,7 +209,7 @@ export class MailoutCards {
    * mailout (an advisory lock), so a slow render never overwrites a newer one. `progressOnly`
    * (throttled progress edits) renders only a running or paused mailout: the end is the status job's.
    */
-  async render(id: number, options: { progressOnly: boolean }): Promise<string[]> {
+  async render(id: number, options: { progressOnly: boolean; at?: Date }): Promise<string[]> {
     const client = await this.deps.repo.pool.connect();
     const lock = `mailout-card:${id}`;
     try {
@@ -221,7 +223,7 @@ export class MailoutCards {
         keys = await this.placeCards(row);
         await this.deps.repo.setSlackCards(id, keys);
       }
-      const message = mailoutCard(await this.cardData(row));
+      const message = mailoutCard(await this.cardData(row, options.at));
       for (const key of keys) await this.deps.posts.post(key, this.target(key), message);
       return keys;
     } finally {
@@ -259,7 +261,7 @@ export class MailoutCards {
   }
 
   /** What a card shows: the row, plus the audience before it runs or the counts once it does. */
-  async cardData(row: MailoutRow): Promise<MailoutCardData> {
+  async cardData(row: MailoutRow, at?: Date): Promise<MailoutCardData> {
     const id = Number(row.id);
     const base: MailoutCardData = {
       id,
@@ -279,7 +281,7 @@ export class MailoutCards {
       rejectionReason: row.rejection_reason,
       startedAt: row.started_at,
       endedAt: row.ended_at,
-      at: this.deps.clock.now(),
+      at: at ?? this.deps.clock.now(),
     };
     if (row.started_at) {
       const p = await this.deps.repo.progress(id);
