@@ -25,6 +25,7 @@ export function helpMessage(data: HelpData): { text: string; blocks: KnownBlock[
     `• \`${COMMANDS.briefly} help\`: this list`,
     ...briefingCommandLines(data.canManage),
     `• \`${COMMANDS.reps}\`: list the reps Briefly prepares briefings for`,
+    `• \`${COMMANDS.mailouts}\` (or \`${COMMANDS.briefly} mailouts\`): mailouts; \`${COMMANDS.mailouts} new\` drafts one for approval`,
   ];
   if (data.canManage) {
     lines.push(
@@ -34,7 +35,8 @@ export function helpMessage(data: HelpData): { text: string; blocks: KnownBlock[
     lines.push(`• \`${COMMANDS.briefly} deliveries\`: email providers, queue depth, the last 24 h by status`);
     lines.push(`• \`${COMMANDS.briefly} message <id>\`: one message and its delivery trail`);
   }
-  if (data.isAdmin) lines.push(`• \`${COMMANDS.briefly} settings\`: alert, stats and approvals channels`);
+  if (data.isAdmin)
+    lines.push(`• \`${COMMANDS.briefly} settings\`: alert, stats and approvals channels, mailout managers`);
   const blocks: KnownBlock[] = [];
   if (data.unknown)
     blocks.push(section(`I don't know \`${data.unknown.slice(0, 100)}\`. Here is what I can do:`));

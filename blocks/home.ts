@@ -17,6 +17,8 @@ export interface HomeData {
   calendar?: CalendarStatus | null;
   /** Admins only: posts waiting for a broken channel setting to be fixed. */
   held?: HeldPosts[];
+  /** Features' sections: `top` first (e.g. mailouts waiting for approval), `bottom` last. */
+  sections?: { top?: KnownBlock[]; bottom?: KnownBlock[] }[];
 }
 
 function calendarLine(rep: RepView, calendar: CalendarStatus | null | undefined): string {
@@ -42,7 +44,7 @@ function channel(id: string | undefined): string {
 
 /** App Home: the viewer's own settings and, in plain words, what Briefly will do for them. */
 export function homeView(data: HomeData): HomeView {
-  const blocks: KnownBlock[] = [header('Your Briefly')];
+  const blocks: KnownBlock[] = [...(data.sections ?? []).flatMap((s) => s.top ?? []), header('Your Briefly')];
   const rep = data.rep;
   if (!rep) {
     blocks.push(
@@ -103,6 +105,11 @@ export function homeView(data: HomeData): HomeView {
     }
     for (const warning of warnings.slice(0, 10)) blocks.push(section(warning));
   }
+  blocks.push(...(data.sections ?? []).flatMap((s) => s.bottom ?? []));
   blocks.push(context(`\`${COMMANDS.briefly} help\` lists every command.`));
-  return { type: 'home', blocks };
+  // A Home tab holds at most 100 blocks: features' sections are cut before the footer goes.
+  return {
+    type: 'home',
+    blocks: blocks.length > 100 ? [...blocks.slice(0, 99), blocks[blocks.length - 1] as KnownBlock] : blocks,
+  };
 }

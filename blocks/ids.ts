@@ -5,6 +5,7 @@ export const COMMANDS = {
   briefing: '/briefing',
   appointments: '/appointments',
   sequences: '/sequences',
+  mailouts: '/mailouts',
 } as const;
 
 export const CALLBACKS = {
@@ -15,7 +16,26 @@ export const CALLBACKS = {
   appointmentForm: 'appointment_form',
   sequenceEnroll: 'sequence_enroll',
   sequenceForm: 'sequence_form',
+  mailoutForm: 'mailout_form',
+  mailoutReject: 'mailout_reject',
+  mailoutAudience: 'mailout_audience',
 } as const;
+
+/** The mailout create/edit modal's input blocks. */
+export const MAILOUT_FORM_BLOCKS = {
+  name: 'mailout_name',
+  text: 'mailout_text',
+  textSize: 'mailout_text_size',
+  startsAt: 'mailout_starts_at',
+  endsAt: 'mailout_ends_at',
+  windowFrom: 'mailout_window_from',
+  windowTo: 'mailout_window_to',
+  operatorCodes: 'mailout_operator_codes',
+  tags: 'mailout_tags',
+  audience: 'mailout_audience_size',
+} as const;
+
+export const MAILOUT_REJECT_BLOCKS = { reason: 'mailout_reject_reason' } as const;
 
 export const SEQUENCE_ENROLL_BLOCKS = { emails: 'sequence_enroll_emails' } as const;
 
@@ -52,6 +72,24 @@ export const ACTIONS = {
   sequenceEnrollOpen: 'sequence_enroll_open',
   sequenceNew: 'sequence_new',
   sequenceEdit: 'sequence_edit',
+  mailoutNew: 'mailout_new',
+  mailoutOpen: 'mailout_open',
+  mailoutEdit: 'mailout_edit',
+  /** Approval card buttons: the value is "<id>:<version>" (a decision on another version is refused). */
+  mailoutApprove: 'mailout_approve',
+  mailoutEditApprove: 'mailout_edit_approve',
+  mailoutReject: 'mailout_reject_open',
+  mailoutAudience: 'mailout_audience_open',
+  /** Progress card buttons (value "<id>"). */
+  mailoutPause: 'mailout_pause',
+  mailoutResume: 'mailout_resume',
+  mailoutCancel: 'mailout_cancel',
+  /** Elements of the mailout modal that redraw it (text size, audience): dispatch_action. */
+  mailoutFormText: 'mailout_form_text',
+  mailoutFormTime: 'mailout_form_time',
+  /** Filter selects: also the action_id of their external-select `options` requests. */
+  mailoutFormOperators: 'mailout_form_operators',
+  mailoutFormTags: 'mailout_form_tags',
 } as const;
 
 export const APPOINTMENT_FORM_BLOCKS = {
@@ -90,6 +128,7 @@ export const SETTINGS_FORM_BLOCKS = {
   alert_channel: 'settings_alert_channel',
   stats_channel: 'settings_stats_channel',
   approvals_channel: 'settings_approvals_channel',
+  mailout_managers: 'settings_mailout_managers',
 } as const;
 
 export const BRIEFING_SETTINGS_BLOCKS = {

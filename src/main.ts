@@ -42,6 +42,8 @@ import { packageRoot } from './shared/package-root.ts';
 import { type Clock, systemClock } from './shared/time.ts';
 import { createSlackApp } from './slack/app.ts';
 import { ChannelCheck } from './slack/channel-check.ts';
+import type { SlackDeps } from './slack/deps.ts';
+import { buildHome, type HomeDeps } from './slack/events/app-home-opened.event.ts';
 import { slackPostHandlers } from './slack/posts/slack-post.handlers.ts';
 import { SlackPostService } from './slack/posts/slack-post.service.ts';
 import { SlackPoster } from './slack/slack-poster.ts';
@@ -202,42 +204,58 @@ export async function startService(
     clock: options.clock ?? systemClock,
     logger,
     gateway: options.smsGateway,
+    slackPosts: slackConfigured ? slackPosts : undefined,
+    settings,
+    refreshHome: async (user) => {
+      if (homePoster) await homePoster.publishHome(user, await buildHome(homeDeps, user));
+    },
   });
+  // Home tabs are re-published from any process when a mailout changes state.
+  const homeDeps: HomeDeps = {
+    reps,
+    settings,
+    calendarConnect: briefings.connect,
+    slackPosts,
+    homeSections: [(user) => mailouts.homeSections(user)],
+  };
+  const homePoster =
+    slackConfigured && slackToken
+      ? new SlackPoster({ apiUrl: config.slack.apiUrl, token: slackToken, logger })
+      : undefined;
 
+  const slackDeps: SlackDeps = {
+    reps,
+    settings,
+    audit,
+    logger,
+    delivery: {
+      overview: () => delivery.overview(),
+      message: (id) => delivery.service.get(id),
+      sendTest: (test) => delivery.service.sendTest(test),
+    },
+    briefings: briefings.service,
+    sequences: {
+      overview: () => sequences.service.overview(),
+      get: (id) => sequences.repo.getSequence(id),
+      setStatus: async (id, status, actor) => {
+        await sequences.repo.updateSequence(id, { status }, actor);
+      },
+      enrollEmails: (id, emails, actor) => sequences.enrollEmails(id, emails, actor),
+      mailboxes: async () =>
+        (await sequences.repo.listMailboxes()).map((m) => ({ id: m.id, email: m.email })),
+      save: (input, id, actor) => sequences.saveFromForm(input, id, actor),
+    },
+    calendarConnect: briefings.connect,
+    slackPosts,
+    appointments: appointments.service,
+    channelCheck: async (channel) =>
+      channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
+    homeSections: homeDeps.homeSections,
+  };
+  if (slackConfigured) slackDeps.subcommands = { mailouts: mailouts.slackCommand(slackDeps) };
   const slack =
     runs('web') || runs('bot')
-      ? createSlackApp(
-          config,
-          {
-            reps,
-            settings,
-            audit,
-            logger,
-            delivery: {
-              overview: () => delivery.overview(),
-              message: (id) => delivery.service.get(id),
-              sendTest: (test) => delivery.service.sendTest(test),
-            },
-            briefings: briefings.service,
-            sequences: {
-              overview: () => sequences.service.overview(),
-              get: (id) => sequences.repo.getSequence(id),
-              setStatus: async (id, status, actor) => {
-                await sequences.repo.updateSequence(id, { status }, actor);
-              },
-              enrollEmails: (id, emails, actor) => sequences.enrollEmails(id, emails, actor),
-              mailboxes: async () =>
-                (await sequences.repo.listMailboxes()).map((m) => ({ id: m.id, email: m.email })),
-              save: (input, id, actor) => sequences.saveFromForm(input, id, actor),
-            },
-            calendarConnect: briefings.connect,
-            slackPosts,
-            appointments: appointments.service,
-            channelCheck: async (channel) =>
-              channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
-          },
-          logger,
-        )
+      ? createSlackApp(config, slackDeps, logger, slackConfigured ? [mailouts.slackListeners] : [])
       : undefined;
   if (role === 'bot' && slack?.mode.kind !== 'socket') {
     throw new Error(

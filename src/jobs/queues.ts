@@ -13,6 +13,7 @@ export const QUEUE_NAMES = [
   'briefings',
   'enrichment',
   'mailouts',
+  'mailout-cards',
   'appointments',
   'sequences',
 ] as const;

@@ -42,6 +42,10 @@ export interface EngineDeps {
   logger: Logger;
   /** Status changes made by the engine (start, finish, expire): the Slack progress card listens here. */
   onStatusChange?: (event: StatusEvent) => Promise<void>;
+  /** A send batch recorded outcomes (called often: the listener throttles and never throws). */
+  onProgress?: (mailoutId: number) => void;
+  /** The send API circuit opened or closed (once across workers): the Slack cards reply in their threads. */
+  onCircuitChange?: (to: 'open' | 'closed', reason: string) => Promise<void>;
 }
 
 interface Claimed {
@@ -336,6 +340,7 @@ export class MailoutEngine {
       );
       batches++;
       sent += result.sent;
+      if (result.claimed > 0) this.deps.onProgress?.(mailoutId);
       if (probe) {
         if (result.sent > 0) {
           if (await this.deps.breaker.close(SEND_API_CIRCUIT, 'probe succeeded'))
@@ -405,6 +410,11 @@ export class MailoutEngine {
       .catch((error: Error) =>
         this.deps.logger.error('could not post the send API alert', { error: error.message }),
       );
+    await this.deps.onCircuitChange?.(to, reason).catch((error: Error) =>
+      this.deps.logger.error('could not tell the running mailouts about the send API', {
+        error: error.message,
+      }),
+    );
   }
 
   private async sendBatch(

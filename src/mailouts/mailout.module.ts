@@ -1,3 +1,5 @@
+import type { AllMiddlewareArgs, App, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type { KnownBlock } from '@slack/types';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type client from 'prom-client';
@@ -13,7 +15,10 @@ import type { Queues } from '../jobs/queues.ts';
 import type { Schedule } from '../jobs/schedules.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { SettingsRepository } from '../settings/settings.repository.ts';
 import type { Clock } from '../shared/time.ts';
+import type { SlackDeps } from '../slack/deps.ts';
+import type { SlackPostService } from '../slack/posts/slack-post.service.ts';
 import { mailoutJobHandlers } from './mailout.handlers.ts';
 import { createMailoutMetrics } from './mailout.metrics.ts';
 import { MailoutRepository } from './mailout.repository.ts';
@@ -22,6 +27,9 @@ import { MailoutService } from './mailout.service.ts';
 import { MailoutEngine, SEND_API_CIRCUIT, type StatusEvent } from './mailout-engine.ts';
 import { FabriqueSmsGateway } from './providers/fabrique.sms-gateway.ts';
 import type { SmsGateway } from './providers/sms-gateway.ts';
+import { registerMailoutSlack } from './slack/index.ts';
+import { mailoutsCommand } from './slack/mailout.command.ts';
+import { MailoutCards } from './slack/mailout-cards.ts';
 
 export interface Mailouts {
   service: MailoutService;
@@ -33,6 +41,16 @@ export interface Mailouts {
   schedules: Schedule[];
   /** Worker concurrency of the `mailouts` queue in this process. */
   concurrency: number;
+  /** Approval and progress cards (undefined when Slack is not connected). */
+  cards?: MailoutCards;
+  /** Registers /mailouts, the modals and the card buttons on the Bolt app. */
+  slackListeners(app: App, slack: SlackDeps): void;
+  /** `/briefly mailouts …`: the same table as /mailouts. */
+  slackCommand(
+    slack: SlackDeps,
+  ): (args: SlackCommandMiddlewareArgs & AllMiddlewareArgs, text: string) => Promise<void>;
+  /** App Home sections of one user ("Waiting for your approval", "Your mailouts"). */
+  homeSections(slackUserId: string): Promise<{ top: KnownBlock[]; bottom: KnownBlock[] }>;
   close(): Promise<void>;
 }
 
@@ -71,11 +89,17 @@ export function createMailouts(deps: {
   /** Replaces the send API adapter built from config (tests, benchmarks). */
   gateway?: SmsGateway;
   onStatusChange?: (event: StatusEvent) => Promise<void>;
+  /** With these (Slack connected), mailouts get approval and progress cards in Slack. */
+  slackPosts?: SlackPostService;
+  settings?: SettingsRepository;
+  /** Re-publishes a user's App Home after a mailout changed state. */
+  refreshHome?: (slackUserId: string) => Promise<void>;
 }): Mailouts {
   const { config } = deps;
   const settings = config.mailouts;
   const logger = deps.logger.child({ component: 'mailouts' });
   const repo = new MailoutRepository(deps.pool);
+  let cards: MailoutCards | undefined;
   // The delivery layer's Redis breaker, own circuit: the ratio rule and window are shared settings.
   const breaker = new CircuitBreaker(deps.redis, {
     prefix: config.queuePrefix,
@@ -105,9 +129,34 @@ export function createMailouts(deps: {
     config: settings,
     clock: deps.clock,
     logger,
-    onStatusChange: deps.onStatusChange,
+    onStatusChange: async (event) => {
+      await deps.onStatusChange?.(event);
+      await cards?.onStatusChange(event);
+    },
+    onProgress: (mailoutId) => cards?.onProgress(mailoutId),
+    onCircuitChange: async (to, reason) => cards?.onCircuitChange(to, reason),
   });
   const service = new MailoutService(repo, engine, deps.clock, logger);
+  const { slackPosts, settings: settingsRepo } = deps;
+  cards =
+    slackPosts && settingsRepo
+      ? new MailoutCards({
+          service,
+          repo,
+          posts: slackPosts,
+          settings: settingsRepo,
+          queues: deps.queues,
+          redis: deps.redis,
+          prefix: config.queuePrefix,
+          clock: deps.clock,
+          logger: deps.logger.child({ component: 'mailout-cards' }),
+          refreshHome: deps.refreshHome,
+        })
+      : undefined;
+  const slackDeps = () => {
+    if (!cards) throw new Error('Mailout Slack listeners need slackPosts and settings');
+    return { service, repo, cards, clock: deps.clock, logger };
+  };
   const customers = new CustomerService(
     new CustomerRepository(deps.pool),
     deps.pool,
@@ -119,13 +168,20 @@ export function createMailouts(deps: {
     customers,
     engine,
     repo,
-    handlers: mailoutJobHandlers({
-      engine,
-      alerts: deps.alerts,
-      clock: deps.clock,
-      token: settings.sendApi.token,
-      tokenWarnDays: settings.sendApi.tokenWarnDays,
-    }),
+    handlers: {
+      ...mailoutJobHandlers({
+        engine,
+        alerts: deps.alerts,
+        clock: deps.clock,
+        token: settings.sendApi.token,
+        tokenWarnDays: settings.sendApi.tokenWarnDays,
+      }),
+      ...(cards ? cards.handlers() : {}),
+    },
+    cards,
+    slackListeners: (app, slack) => registerMailoutSlack(app, slack, slackDeps()),
+    slackCommand: (slack) => mailoutsCommand(slack, slackDeps()),
+    homeSections: async (user) => (cards ? cards.home(user) : { top: [], bottom: [] }),
     routes: [...customerRoutes(customers), ...mailoutRoutes(service)],
     schedules: SCHEDULES,
     concurrency: settings.workerConcurrency,

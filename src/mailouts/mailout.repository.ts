@@ -1,7 +1,11 @@
 import type pg from 'pg';
+import type { UserListKey } from '../settings/settings.repository.ts';
 import type { LocalWindow } from '../shared/local-window.ts';
 import type { MailoutView } from './mailout.schemas.ts';
 import type { MailoutStatus } from './mailout-state.ts';
+
+/** The /briefly settings key listing mailout managers (src/settings/settings.repository.ts). */
+const MAILOUT_MANAGERS = 'mailout_managers' satisfies UserListKey;
 
 export interface MailoutRow {
   id: string;
@@ -24,6 +28,8 @@ export interface MailoutRow {
   started_at: Date | null;
   ended_at: Date | null;
   deleted_at: Date | null;
+  /** slack_posts keys of this mailout's approval/progress cards (one channel card or one DM per manager). */
+  slack_cards: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -206,9 +212,133 @@ export class MailoutRepository {
     return rows;
   }
 
+  /** Anyone who approves: a rep with the manager role, or a user chosen in /briefly settings. */
   async hasManagers(): Promise<boolean> {
-    const { rows } = await this.pool.query(`SELECT 1 FROM reps WHERE role = 'manager' LIMIT 1`);
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM reps WHERE role = 'manager'
+       UNION ALL SELECT 1 FROM settings WHERE key = $1 AND jsonb_array_length(value) > 0 LIMIT 1`,
+      [MAILOUT_MANAGERS],
+    );
     return rows.length > 0;
+  }
+
+  /**
+   * Whether an identity (Slack user id or rep id) is a mailout manager: chosen in /briefly settings
+   * (as that Slack user, or the rep's Slack user), or a rep whose role is manager or admin.
+   */
+  async isManager(identity: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ yes: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM settings s WHERE s.key = $2 AND jsonb_exists(s.value, $1))
+           OR EXISTS (SELECT 1 FROM reps r WHERE (r.slack_user_id = $1 OR r.id::text = $1)
+                AND (r.role IN ('manager', 'admin')
+                     OR EXISTS (SELECT 1 FROM settings s WHERE s.key = $2 AND jsonb_exists(s.value, r.slack_user_id))))
+           AS yes`,
+      [identity, MAILOUT_MANAGERS],
+    );
+    return rows[0]?.yes === true;
+  }
+
+  /** Slack user ids of the managers (settings list and reps with the manager role): who gets requests by DM. */
+  async managerSlackIds(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT jsonb_array_elements_text(value) AS id FROM settings WHERE key = $1
+       UNION SELECT slack_user_id FROM reps WHERE role = 'manager' AND slack_user_id IS NOT NULL`,
+      [MAILOUT_MANAGERS],
+    );
+    return rows.map((r) => r.id).sort();
+  }
+
+  async setSlackCards(id: number, keys: string[]): Promise<void> {
+    await this.pool.query('UPDATE mailouts SET slack_cards = $2 WHERE id = $1', [id, keys]);
+  }
+
+  /** Newest first, optionally only one author's or some statuses. */
+  async recent(options: {
+    createdBy?: string;
+    statuses?: MailoutStatus[];
+    limit: number;
+  }): Promise<MailoutRow[]> {
+    const { rows } = await this.pool.query<MailoutRow>(
+      `SELECT * FROM mailouts WHERE deleted_at IS NULL
+         AND ($1::text IS NULL OR created_by = $1)
+         AND ($2::mailout_status[] IS NULL OR status = ANY($2::mailout_status[]))
+       ORDER BY id DESC LIMIT $3`,
+      [options.createdBy ?? null, options.statuses ?? null, options.limit],
+    );
+    return rows;
+  }
+
+  /** Counts by status and the first/last send: what a progress card shows (one scan of the mailout). */
+  async progress(
+    mailoutId: number,
+  ): Promise<{ counts: Record<string, number>; first: Date | null; last: Date | null }> {
+    const { rows } = await this.pool.query<{
+      status: string;
+      n: number;
+      first: Date | null;
+      last: Date | null;
+    }>(
+      `SELECT status::text, count(*)::int AS n, min(sent_at) AS first, max(sent_at) AS last
+       FROM mailout_messages WHERE mailout_id = $1 GROUP BY status`,
+      [mailoutId],
+    );
+    const sent = rows.find((r) => r.status === 'sent');
+    return {
+      counts: Object.fromEntries(rows.map((r) => [r.status, r.n])),
+      first: sent?.first ?? null,
+      last: sent?.last ?? null,
+    };
+  }
+
+  /** Sent and total messages of several mailouts (lists). */
+  async sentAndTotal(ids: number[]): Promise<Map<number, { sent: number; total: number }>> {
+    const { rows } = await this.pool.query<{ id: string; sent: number; total: number }>(
+      `SELECT mailout_id AS id, count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*)::int AS total
+       FROM mailout_messages WHERE mailout_id = ANY($1::bigint[]) GROUP BY mailout_id`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [Number(r.id), { sent: r.sent, total: r.total }]));
+  }
+
+  async runningIds(): Promise<number[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM mailouts WHERE status = 'running' AND deleted_at IS NULL`,
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * Values of one customer column with their counts, most customers first, optionally those
+   * starting with `prefix`. Fetch one more than you show to know whether there are more.
+   */
+  async filterValues(
+    column: 'operator_code' | 'tag',
+    options: { prefix?: string; limit: number },
+  ): Promise<{ value: string; count: number }[]> {
+    const { rows } = await this.pool.query<{ value: string; count: number }>(
+      `SELECT ${column} AS value, count(*)::int AS count FROM customers
+       WHERE ${column} IS NOT NULL AND ($1 = '' OR ${column} ILIKE replace(replace($1, '%', '\\%'), '_', '\\_') || '%')
+       GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2`,
+      [options.prefix ?? '', options.limit],
+    );
+    return rows;
+  }
+
+  /** A few matching customers, and the audience by operator code. */
+  async audienceDetail(filter: { operatorCodes: string[]; tags: string[] }, sampleSize: number) {
+    const where = MATCH.replaceAll('$2', '$1').replaceAll('$3', '$2');
+    const [sample, byOperator] = await Promise.all([
+      this.pool.query<{ phone: string; operator_code: string; tag: string | null; time_zone: string }>(
+        `SELECT c.phone, c.operator_code, c.tag, c.time_zone FROM customers c WHERE ${where} ORDER BY c.id LIMIT $3`,
+        [filter.operatorCodes, filter.tags, sampleSize],
+      ),
+      this.pool.query<{ operator_code: string; count: number }>(
+        `SELECT c.operator_code, count(*)::int AS count FROM customers c WHERE ${where}
+         GROUP BY 1 ORDER BY 2 DESC, 1`,
+        [filter.operatorCodes, filter.tags],
+      ),
+    ]);
+    return { sample: sample.rows, byOperator: byOperator.rows };
   }
 
   /** The rep an identity names (Slack user id or rep id), with its role. */

@@ -78,7 +78,12 @@ export const approveSchema = z
   .meta({ example: { approved_by: 'U0MANAGER1', version: 1 } });
 
 export const rejectSchema = z
-  .object({ rejected_by: actorId, reason: z.string().trim().max(1000).optional() })
+  .object({
+    rejected_by: actorId,
+    reason: z.string().trim().max(1000).optional(),
+    /** When given, refused if the mailout changed since this version. */
+    version: z.number().int().positive().optional(),
+  })
   .strict()
   .meta({ example: { rejected_by: 'U0MANAGER1', reason: 'Wrong audience' } });
 

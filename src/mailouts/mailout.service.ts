@@ -91,37 +91,57 @@ export class MailoutService {
   }
 
   /**
-   * A manager approves one version. Refused when the approver is not a manager, approves their own
-   * mailout, or the mailout changed since that version (the approver saw something else).
+   * The one answer to "is this Slack user (or rep id) a mailout manager": chosen in /briefly settings,
+   * or a rep whose role is manager or admin. REST, Slack and the admin web ask here.
    */
-  async approve(id: number, body: { approved_by: string; version: number }): Promise<MailoutView> {
+  async isManager(actor: string): Promise<boolean> {
+    return this.repo.isManager(actor);
+  }
+
+  /** Whether `actor` wrote this mailout (the same Slack user, or the same rep by id or Slack user). */
+  private async isAuthor(row: MailoutRow, actor: string): Promise<boolean> {
+    if (row.created_by === actor) return true;
+    const [author, who] = await Promise.all([this.repo.findRep(row.created_by), this.repo.findRep(actor)]);
+    return author !== undefined && who !== undefined && author.id === who.id;
+  }
+
+  /**
+   * What every decision (approve, reject, edit-and-approve) checks first, in this order: the
+   * mailout is pending approval, the decision is about its current version, the actor is a
+   * manager, and not its author. Throws the AppError to show; returns the row otherwise.
+   */
+  async checkDecision(id: number, actor: string, version: number | undefined, field = 'approved_by') {
     const row = await this.load(id);
-    assertTransition(row.status, 'scheduled', 'approve');
-    if (row.status !== 'pending_approval')
-      throw new AppError('conflict', `Cannot approve a mailout that is ${row.status}`);
-    if (body.version !== row.version) {
+    if (row.status !== 'pending_approval') {
+      throw new AppError('conflict', `Cannot decide on a mailout that is ${row.status.replace('_', ' ')}`);
+    }
+    if (version !== undefined && version !== row.version) {
       throw new AppError(
         'conflict',
-        `Version ${body.version} is not the current version (${row.version}): the mailout changed since; review it again`,
-        { fields: [{ field: 'version', message: `is ${body.version}, the mailout is at ${row.version}` }] },
+        `Version ${version} is not the current version (${row.version}): the mailout changed since; review it again`,
+        { fields: [{ field: 'version', message: `is ${version}, the mailout is at ${row.version}` }] },
       );
     }
-    const approver = await this.repo.findRep(body.approved_by);
-    if (!approver || (approver.role !== 'manager' && approver.role !== 'admin')) {
-      throw new AppError(
-        'forbidden',
-        `${body.approved_by} is not a manager: only managers approve mailouts`,
-        {
-          fields: [{ field: 'approved_by', message: 'must be the Slack user id or rep id of a manager' }],
-        },
-      );
-    }
-    const author = row.created_by === body.approved_by ? approver : await this.repo.findRep(row.created_by);
-    if (row.created_by === body.approved_by || (author && author.id === approver.id)) {
-      throw new AppError('forbidden', 'Nobody approves their own mailout: ask another manager', {
-        fields: [{ field: 'approved_by', message: 'is the author of this mailout' }],
+    if (!(await this.isManager(actor))) {
+      throw new AppError('forbidden', `${actor} is not a manager: only managers approve or reject mailouts`, {
+        fields: [{ field, message: 'must be the Slack user id or rep id of a manager' }],
       });
     }
+    if (await this.isAuthor(row, actor)) {
+      throw new AppError('forbidden', 'Nobody decides on their own mailout: ask another manager', {
+        fields: [{ field, message: 'is the author of this mailout' }],
+      });
+    }
+    return row;
+  }
+
+  /**
+   * A manager approves one version. Refused when the approver is not a manager, approves their own
+   * mailout, or the mailout changed since that version (the approver saw something else). Two
+   * managers at once: the guarded UPDATE lets exactly one through, the other gets a conflict.
+   */
+  async approve(id: number, body: { approved_by: string; version: number }): Promise<MailoutView> {
+    const row = await this.checkDecision(id, body.approved_by, body.version);
     if (row.ends_at.getTime() <= this.clock.now().getTime()) {
       throw new AppError('conflict', 'The mailout ends in the past; change ends_at before approving');
     }
@@ -137,21 +157,34 @@ export class MailoutService {
     return toMailoutView(scheduled);
   }
 
-  async reject(id: number, body: { rejected_by: string; reason?: string }): Promise<MailoutView> {
-    const row = await this.load(id);
-    if (row.status !== 'pending_approval')
-      throw new AppError('conflict', `Cannot reject a mailout that is ${row.status}`);
-    const approver = await this.repo.findRep(body.rejected_by);
-    if (!approver || (approver.role !== 'manager' && approver.role !== 'admin')) {
-      throw new AppError('forbidden', `${body.rejected_by} is not a manager: only managers reject mailouts`, {
-        fields: [{ field: 'rejected_by', message: 'must be the Slack user id or rep id of a manager' }],
-      });
-    }
+  /** A manager (not the author) rejects, with a reason; `version`, when given, must be the current one. */
+  async reject(
+    id: number,
+    body: { rejected_by: string; reason?: string; version?: number },
+  ): Promise<MailoutView> {
+    const row = await this.checkDecision(id, body.rejected_by, body.version, 'rejected_by');
     return toMailoutView(
-      await this.change(row, 'rejected', 'reject', body.rejected_by, {
-        rejected_by: body.rejected_by,
-        rejection_reason: body.reason ?? null,
-      }),
+      await this.change(
+        row,
+        'rejected',
+        'reject',
+        body.rejected_by,
+        { rejected_by: body.rejected_by, rejection_reason: body.reason ?? null },
+        { version: row.version },
+      ),
+    );
+  }
+
+  /**
+   * Pause, resume and cancel as a person (Slack, admin web): only managers and the mailout's author.
+   * The REST API (an API key with the mailouts scope) is trusted and passes no check.
+   */
+  async assertMayControl(id: number, actor: string): Promise<void> {
+    const row = await this.load(id);
+    if ((await this.isManager(actor)) || (await this.isAuthor(row, actor))) return;
+    throw new AppError(
+      'forbidden',
+      'Only managers and the author of a mailout can pause, resume or cancel it',
     );
   }
 
@@ -275,6 +308,11 @@ export class MailoutService {
     return toMailoutView(result);
   }
 
+  /** The stored row (Slack cards read fields the API view does not carry). */
+  async row(id: number): Promise<MailoutRow> {
+    return this.load(id);
+  }
+
   async get(id: number): Promise<MailoutView> {
     return toMailoutView(await this.load(id));
   }
@@ -328,6 +366,20 @@ export class MailoutService {
       in_window_now: byZone.reduce((n, z) => n + (z.in_window_now ? z.count : 0), 0),
       by_time_zone: byZone,
     };
+  }
+
+  /** The audience of a filter in detail: a sample, by zone (with the window), by operator code. */
+  async audienceDetail(filter: { operatorCodes: string[]; tags: string[] }, window: LocalWindow | null) {
+    const [preview, detail] = await Promise.all([
+      this.preview(filter, window),
+      this.repo.audienceDetail(filter, 10),
+    ]);
+    return { ...preview, sample: detail.sample, by_operator_code: detail.byOperator };
+  }
+
+  /** Operator codes or tags with their customer counts, most customers first (the modal's selects). */
+  async filterOptions(kind: 'operator_code' | 'tag', prefix: string, limit: number) {
+    return this.repo.filterValues(kind, { prefix, limit });
   }
 
   async previewOf(id: number) {

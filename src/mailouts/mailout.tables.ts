@@ -53,6 +53,8 @@ export const mailouts = pgTable(
     endedAt: timestamp('ended_at', { withTimezone: true }),
     /** DELETE hides the mailout from lists; its messages stay for audit until retention. */
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    /** slack_posts keys of the approval/progress card(s): one channel card, or one DM per manager. */
+    slackCards: text('slack_cards').array().notNull().default(sql`'{}'::text[]`),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -36,6 +36,17 @@ export function isSettingKey(value: string): value is SettingKey {
 }
 
 export type SettingKey = keyof typeof SETTINGS;
+
+/**
+ * Settings that hold a list of Slack users rather than a channel. `mailout_managers`: who approves
+ * mailouts (besides reps whose role is manager or admin); read by MailoutService.isManager.
+ */
+export const USER_LIST_SETTINGS = {
+  mailout_managers: { label: 'Mailout managers', purpose: 'approve, reject, pause and cancel mailouts' },
+} as const;
+export type UserListKey = keyof typeof USER_LIST_SETTINGS;
+export const USER_LIST_KEYS = Object.keys(USER_LIST_SETTINGS) as UserListKey[];
+const userIds = z.array(z.string().regex(/^[UW][A-Z0-9]{2,}$/)).max(100);
 export type ChannelSettings = Partial<Record<SettingKey, string>>;
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
@@ -52,18 +63,30 @@ export class SettingsRepository {
     return out;
   }
 
+  /** A user-list setting (empty when unset or unreadable). */
+  async getUsers(key: UserListKey): Promise<string[]> {
+    const [row] = await this.db
+      .select()
+      .from(settings)
+      .where(inArray(settings.key, [key]));
+    const parsed = userIds.safeParse(row?.value);
+    return parsed.success ? parsed.data : [];
+  }
+
   async get(key: SettingKey): Promise<string | undefined> {
     return (await this.getChannels())[key];
   }
 
-  /** Sets the given keys and clears the ones passed as null, in one transaction. */
+  /** Sets the given keys and clears the ones passed as null (or an empty user list), in one transaction. */
   async setChannels(
     values: Partial<Record<SettingKey, string | null>>,
     updatedBy: string,
     audit?: AuditRepository,
+    users: Partial<Record<UserListKey, string[]>> = {},
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
-      for (const [key, value] of Object.entries(values)) {
+      const lists = Object.entries(users).map(([key, ids]) => [key, ids?.length ? ids : null] as const);
+      for (const [key, value] of [...Object.entries(values), ...lists]) {
         if (value === undefined) continue;
         if (value === null) {
           await tx.delete(settings).where(inArray(settings.key, [key]));
@@ -74,7 +97,10 @@ export class SettingsRepository {
           .values({ key, value, updatedBy })
           .onConflictDoUpdate({ target: settings.key, set: { value, updatedBy, updatedAt: sql`now()` } });
       }
-      await audit?.record({ actor: updatedBy, action: 'settings.update', details: values }, tx);
+      await audit?.record(
+        { actor: updatedBy, action: 'settings.update', details: { ...values, ...users } },
+        tx,
+      );
     });
   }
 }

@@ -52,7 +52,13 @@ export interface SlackApp {
 }
 
 /** Builds the Bolt app, or returns undefined (and says why) when Slack is not configured. */
-export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger): SlackApp | undefined {
+export function createSlackApp(
+  config: Config,
+  deps: SlackDeps,
+  logger: Logger,
+  /** Features' own listeners (a module's `slackListeners`), registered after the ones above. */
+  features: ((app: App, deps: SlackDeps) => void)[] = [],
+): SlackApp | undefined {
   const { botToken, signingSecret, appToken, apiUrl } = config.slack;
   if (!botToken || (!signingSecret && !appToken)) return undefined;
   const clientOptions = { slackApiUrl: apiUrl };
@@ -75,6 +81,6 @@ export function createSlackApp(config: Config, deps: SlackDeps, logger: Logger):
   app.error(async (error) => {
     logger.error('slack handler error', describeError((error as { original?: unknown }).original ?? error));
   });
-  for (const register of LISTENERS) register(app, deps);
+  for (const register of [...LISTENERS, ...features]) register(app, deps);
   return { app, mode };
 }

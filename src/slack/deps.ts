@@ -1,3 +1,5 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type { KnownBlock } from '@slack/types';
 import type { DeliveriesOverview, MessageTrailView, TestEmailStatusView } from '../../blocks/deliveries.ts';
 import type { AppointmentService } from '../appointments/appointment.service.ts';
 import type { AuditRepository } from '../audit/audit.repository.ts';
@@ -42,6 +44,13 @@ export interface SlackDeps {
       actor: string,
     ): Promise<{ enrolled: number; already: string[]; unknown: string[] }>;
   };
+  /** `/briefly <name> …` handled by a feature (e.g. `mailouts`): the rest of the text is passed on. */
+  subcommands?: Record<
+    string,
+    (args: SlackCommandMiddlewareArgs & AllMiddlewareArgs, text: string) => Promise<void>
+  >;
+  /** Features' App Home sections for one user: `top` above the rep's own settings, `bottom` below. */
+  homeSections?: ((slackUserId: string) => Promise<{ top?: KnownBlock[]; bottom?: KnownBlock[] }>)[];
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;
 }

@@ -130,6 +130,13 @@ export class SlackPoster {
     );
   }
 
+  /** App Home: replaces the user's Home tab (views.publish). */
+  async publishHome(userId: string, view: unknown): Promise<void> {
+    await this.call('views.publish', () =>
+      this.client.views.publish({ user_id: userId, view: view as never }),
+    );
+  }
+
   async conversationInfo(channel: string): Promise<ChannelInfo> {
     const result = parse(
       info,

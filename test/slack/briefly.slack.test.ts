@@ -117,6 +117,8 @@ describe('/briefly', () => {
       'C0ALERTS01',
       'C0STATS001',
       undefined,
+      // The mailout managers' user select has no conversation.
+      undefined,
     ]);
   });
 

@@ -7,8 +7,11 @@ import { isAppError } from '../../errors.ts';
 import { NOT_ALLOWED_DELIVERIES, NOT_ALLOWED_SETTINGS, type SlackDeps } from '../deps.ts';
 
 export function register(app: App, deps: SlackDeps): void {
-  app.command(COMMANDS.briefly, async ({ command, ack, client }) => {
+  app.command(COMMANDS.briefly, async (args) => {
+    const { command, ack, client } = args;
     const sub = command.text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    const feature = deps.subcommands?.[sub];
+    if (feature) return feature(args, command.text.trim().slice(sub.length));
     const [canManage, isAdmin] = await Promise.all([
       deps.reps.canManageReps(command.user_id),
       deps.reps.isAdmin(command.user_id),
@@ -21,7 +24,9 @@ export function register(app: App, deps: SlackDeps): void {
       await ack();
       await client.views.open({
         trigger_id: command.trigger_id,
-        view: settingsView(await deps.settings.getChannels()),
+        view: settingsView(await deps.settings.getChannels(), {
+          mailout_managers: await deps.settings.getUsers('mailout_managers'),
+        }),
       });
       return;
     }

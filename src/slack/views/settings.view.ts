@@ -1,6 +1,12 @@
 import type { App } from '@slack/bolt';
 import { CALLBACKS, SETTINGS_FORM_BLOCKS } from '../../../blocks/ids.ts';
-import { SETTING_KEYS, SETTINGS, type SettingKey } from '../../settings/settings.repository.ts';
+import {
+  SETTING_KEYS,
+  SETTINGS,
+  type SettingKey,
+  USER_LIST_KEYS,
+  type UserListKey,
+} from '../../settings/settings.repository.ts';
 import { NOT_ALLOWED_SETTINGS, type SlackDeps } from '../deps.ts';
 import { findBlock, readValue, type ViewStateValues } from '../view-state.ts';
 
@@ -27,6 +33,12 @@ export function register(app: App, deps: SlackDeps): void {
       if (parsed.success) changes[key] = parsed.data;
       else errors[blockId] = `${SETTINGS[key].label} ${parsed.error.issues[0]?.message ?? 'is invalid'}`;
     }
+    const users: Partial<Record<UserListKey, string[]>> = {};
+    for (const key of USER_LIST_KEYS) {
+      const { value } = findBlock(values, SETTINGS_FORM_BLOCKS[key]);
+      // An absent block (a modal opened before this setting existed) leaves the setting alone.
+      if (value) users[key] = (value as { selected_users?: string[] | null }).selected_users ?? [];
+    }
     if (Object.keys(errors).length > 0) {
       await ack({ response_action: 'errors', errors });
       return;
@@ -48,7 +60,7 @@ export function register(app: App, deps: SlackDeps): void {
       return;
     }
     // The change and its audit row commit together, before the modal closes.
-    await deps.settings.setChannels(changes, `slack:${body.user.id}`, deps.audit);
+    await deps.settings.setChannels(changes, `slack:${body.user.id}`, deps.audit, users);
     await ack();
     // Posts held while a channel was broken (or unset) go out now.
     for (const key of SETTING_KEYS) {

@@ -1,0 +1,1 @@
+ALTER TABLE "mailouts" ADD COLUMN "slack_cards" text[] DEFAULT '{}'::text[] NOT NULL;
