@@ -36,7 +36,7 @@ afterAll(async () => {
   await fake.stop();
 });
 
-async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 12_000): Promise<T> {
+async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -107,7 +107,7 @@ const mailoutStatus = async (id: number) =>
   (await svc.db.query('SELECT status::text FROM mailouts WHERE id = $1', [id])).rows[0]?.status as string;
 const requestsFor = (phones: string[]) => fake.requests.filter((r) => phones.includes(String(r.body.phone)));
 
-describe('mailout sending', () => {
+describe('mailout sending', { timeout: 90_000 }, () => {
   it('when created inside the window without managers, then it starts at once; a closed zone waits for its own opening', async () => {
     fake.behaviour = () => OK;
     const window = windowIn('Asia/Kolkata', true);
@@ -321,16 +321,17 @@ describe('mailout sending', () => {
       headers: auth,
       payload: { customer_id: late.ids[0] },
     });
-    if ((await mailoutStatus(created.id)) === 'finished') {
-      expect(res.statusCode).toBe(409);
+    // The mailout may finish (its one message sent) before the request arrives: then it is refused.
+    if (res.statusCode === 409) {
+      expect(await mailoutStatus(created.id)).toBe('finished');
       return;
     }
-    expect(res.statusCode).toBe(201);
+    expect(res.statusCode, res.body).toBe(201);
     await until(async () => requestsFor(late.phones).length === 1);
   });
 });
 
-describe('mailout approval', () => {
+describe('mailout approval', { timeout: 90_000 }, () => {
   it('when the workspace has a manager, then approval is needed, self-approval and stale versions are refused', async () => {
     await svc.db.query(
       `INSERT INTO reps (name, email, time_zone, role, slack_user_id) VALUES
@@ -403,7 +404,7 @@ describe('mailout approval', () => {
   });
 });
 
-describe('audience preview and token warning', () => {
+describe('audience preview and token warning', { timeout: 90_000 }, () => {
   it('when previewing a filter, then matching customers are counted by zone with who is in the window now', async () => {
     const { tag } = await customers(['Asia/Kolkata', 'Asia/Kolkata', 'America/New_York']);
     const window = windowIn('Asia/Kolkata', true);
