@@ -15,6 +15,7 @@ export const CALLBACKS = {
   appointmentForm: 'appointment_form',
   sequenceEnroll: 'sequence_enroll',
   sequenceForm: 'sequence_form',
+  statsChannels: 'stats_channels_form',
 } as const;
 
 export const SEQUENCE_ENROLL_BLOCKS = { emails: 'sequence_enroll_emails' } as const;
@@ -52,6 +53,9 @@ export const ACTIONS = {
   sequenceEnrollOpen: 'sequence_enroll_open',
   sequenceNew: 'sequence_new',
   sequenceEdit: 'sequence_edit',
+  /** "Daily stats channels" in /briefly settings, and "Remove" on a channel in that modal. */
+  statsChannelsOpen: 'stats_channels_open',
+  statsChannelRemove: 'stats_channel_remove',
 } as const;
 
 export const APPOINTMENT_FORM_BLOCKS = {
@@ -103,4 +107,12 @@ export const BRIEFING_SETTINGS_BLOCKS = {
 export const BRIEFING_SETTINGS_OPTIONS = {
   slackDm: 'slack_dm',
   emptyBriefings: 'empty_briefings',
+} as const;
+
+/** The "Daily stats channels" modal's add/change form (pushed from /briefly settings). */
+export const STATS_CHANNEL_FORM_BLOCKS = {
+  channel: 'stats_channel_pick',
+  time: 'stats_channel_time',
+  timeZone: 'stats_channel_time_zone',
+  sections: 'stats_channel_sections',
 } as const;

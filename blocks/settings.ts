@@ -2,6 +2,7 @@ import type { InputBlock, ModalView } from '@slack/types';
 import { type ChannelSettings, SETTING_KEYS, SETTINGS } from '../src/settings/settings.repository.ts';
 import { plain } from './common.ts';
 import { CALLBACKS, INPUT_ACTION, SETTINGS_FORM_BLOCKS } from './ids.ts';
+import { statsSettingsEntry } from './stats.ts';
 
 export function settingsView(channels: ChannelSettings): ModalView {
   return {
@@ -10,23 +11,27 @@ export function settingsView(channels: ChannelSettings): ModalView {
     title: plain('Briefly settings', 24),
     submit: plain('Save', 24),
     close: plain('Cancel', 24),
-    blocks: SETTING_KEYS.map(
-      (key): InputBlock => ({
-        type: 'input',
-        block_id: SETTINGS_FORM_BLOCKS[key],
-        optional: true,
-        label: plain(SETTINGS[key].label, 2000),
-        hint: plain(
-          `Where Briefly posts ${SETTINGS[key].purpose}. Briefly joins a public channel itself; invite it to a private one first (/invite @Briefly).${SETTINGS[key].whenUnset === 'admins' ? ' Left empty, admins get these by direct message.' : ''}`,
-          2000,
-        ),
-        element: {
-          type: 'conversations_select',
-          action_id: INPUT_ACTION,
-          filter: { include: ['public', 'private'], exclude_bot_users: true },
-          ...(channels[key] ? { initial_conversation: channels[key] } : {}),
-        },
-      }),
-    ),
+    blocks: [
+      ...SETTING_KEYS.map(
+        (key): InputBlock => ({
+          type: 'input',
+          block_id: SETTINGS_FORM_BLOCKS[key],
+          optional: true,
+          label: plain(SETTINGS[key].label, 2000),
+          hint: plain(
+            `Where Briefly posts ${SETTINGS[key].purpose}. Briefly joins a public channel itself; invite it to a private one first (/invite @Briefly).${SETTINGS[key].whenUnset === 'admins' ? ' Left empty, admins get these by direct message.' : ''}`,
+            2000,
+          ),
+          element: {
+            type: 'conversations_select',
+            action_id: INPUT_ACTION,
+            filter: { include: ['public', 'private'], exclude_bot_users: true },
+            ...(channels[key] ? { initial_conversation: channels[key] } : {}),
+          },
+        }),
+      ),
+      // Daily stats channels have their own modal (pushed from here): src/slack/actions/stats.actions.ts.
+      ...statsSettingsEntry(),
+    ],
   };
 }

@@ -45,6 +45,7 @@ import { ChannelCheck } from './slack/channel-check.ts';
 import { slackPostHandlers } from './slack/posts/slack-post.handlers.ts';
 import { SlackPostService } from './slack/posts/slack-post.service.ts';
 import { SlackPoster } from './slack/slack-poster.ts';
+import { createStats, type Stats } from './stats/stats.module.ts';
 
 export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLES)[number];
@@ -69,6 +70,7 @@ export interface Service {
   sequences: Sequences;
   reps: RepService;
   mailouts: Mailouts;
+  stats: Stats;
   stop(): Promise<void>;
 }
 
@@ -191,6 +193,18 @@ export async function startService(
       )
     : undefined;
 
+  const stats = createStats({
+    config,
+    pool,
+    queues,
+    delivery: delivery.service,
+    slackPosts,
+    settings,
+    channelCheck: channelCheck ? (channel) => channelCheck.check(channel) : undefined,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   const mailouts = createMailouts({
     config,
     pool,
@@ -235,6 +249,7 @@ export async function startService(
             appointments: appointments.service,
             channelCheck: async (channel) =>
               channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
+            stats: stats.service,
           },
           logger,
         )
@@ -267,6 +282,7 @@ export async function startService(
         ...mailouts.routes,
         ...appointments.routes,
         ...sequences.routes,
+        ...stats.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -325,6 +341,7 @@ export async function startService(
         mailouts.handlers,
         appointments.handlers,
         sequences.handlers,
+        stats.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -408,6 +425,7 @@ export async function startService(
     sequences,
     reps,
     mailouts,
+    stats,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;

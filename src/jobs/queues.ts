@@ -15,6 +15,7 @@ export const QUEUE_NAMES = [
   'mailouts',
   'appointments',
   'sequences',
+  'stats',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
