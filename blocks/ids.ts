@@ -19,6 +19,7 @@ export const CALLBACKS = {
   mailoutForm: 'mailout_form',
   mailoutReject: 'mailout_reject',
   mailoutAudience: 'mailout_audience',
+  statsChannels: 'stats_channels_form',
 } as const;
 
 /** The mailout create/edit modal's input blocks. */
@@ -90,6 +91,9 @@ export const ACTIONS = {
   /** Filter selects: also the action_id of their external-select `options` requests. */
   mailoutFormOperators: 'mailout_form_operators',
   mailoutFormTags: 'mailout_form_tags',
+  /** "Daily stats channels" in /briefly settings, and "Remove" on a channel in that modal. */
+  statsChannelsOpen: 'stats_channels_open',
+  statsChannelRemove: 'stats_channel_remove',
 } as const;
 
 export const APPOINTMENT_FORM_BLOCKS = {
@@ -142,4 +146,12 @@ export const BRIEFING_SETTINGS_BLOCKS = {
 export const BRIEFING_SETTINGS_OPTIONS = {
   slackDm: 'slack_dm',
   emptyBriefings: 'empty_briefings',
+} as const;
+
+/** The "Daily stats channels" modal's add/change form (pushed from /briefly settings). */
+export const STATS_CHANNEL_FORM_BLOCKS = {
+  channel: 'stats_channel_pick',
+  time: 'stats_channel_time',
+  timeZone: 'stats_channel_time_zone',
+  sections: 'stats_channel_sections',
 } as const;

@@ -9,6 +9,7 @@ import {
 } from '../src/settings/settings.repository.ts';
 import { plain } from './common.ts';
 import { CALLBACKS, INPUT_ACTION, SETTINGS_FORM_BLOCKS } from './ids.ts';
+import { statsSettingsEntry } from './stats.ts';
 
 export function settingsView(
   channels: ChannelSettings,
@@ -57,6 +58,8 @@ export function settingsView(
           },
         }),
       ),
+      // Daily stats channels have their own modal (pushed from here): src/slack/actions/stats.actions.ts.
+      ...statsSettingsEntry(),
     ],
   };
 }

@@ -47,6 +47,7 @@ import { buildHome, type HomeDeps } from './slack/events/app-home-opened.event.t
 import { slackPostHandlers } from './slack/posts/slack-post.handlers.ts';
 import { SlackPostService } from './slack/posts/slack-post.service.ts';
 import { SlackPoster } from './slack/slack-poster.ts';
+import { createStats, type Stats } from './stats/stats.module.ts';
 
 export const ROLES = ['all', 'web', 'bot', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLES)[number];
@@ -71,6 +72,7 @@ export interface Service {
   sequences: Sequences;
   reps: RepService;
   mailouts: Mailouts;
+  stats: Stats;
   stop(): Promise<void>;
 }
 
@@ -193,6 +195,18 @@ export async function startService(
       )
     : undefined;
 
+  const stats = createStats({
+    config,
+    pool,
+    queues,
+    delivery: delivery.service,
+    slackPosts,
+    settings,
+    channelCheck: channelCheck ? (channel) => channelCheck.check(channel) : undefined,
+    clock: options.clock ?? systemClock,
+    logger,
+  });
+
   const mailouts = createMailouts({
     config,
     pool,
@@ -251,6 +265,7 @@ export async function startService(
     channelCheck: async (channel) =>
       channelCheck ? channelCheck.check(channel) : { ok: true, joined: false },
     homeSections: homeDeps.homeSections,
+    stats: stats.service,
   };
   if (slackConfigured) slackDeps.subcommands = { mailouts: mailouts.slackCommand(slackDeps) };
   const slack =
@@ -285,6 +300,7 @@ export async function startService(
         ...mailouts.routes,
         ...appointments.routes,
         ...sequences.routes,
+        ...stats.routes,
       ],
       rateLimits: config.rateLimits,
       redisPrefix: config.queuePrefix,
@@ -343,6 +359,7 @@ export async function startService(
         mailouts.handlers,
         appointments.handlers,
         sequences.handlers,
+        stats.handlers,
         alertJobHandlers({ alerts }),
         slackPostHandlers({
           db,
@@ -426,6 +443,7 @@ export async function startService(
     sequences,
     reps,
     mailouts,
+    stats,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;

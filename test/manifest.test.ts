@@ -38,7 +38,14 @@ describe('manifest.json', () => {
   it('when compared with the Slack calls the code makes, then every scope they need is declared', () => {
     // chat.postMessage/update, DMs by user id, conversations.info (public and private), conversations.join.
     expect(manifest.oauth_config.scopes.bot).toEqual(
-      expect.arrayContaining(['chat:write', 'im:write', 'channels:read', 'groups:read', 'channels:join']),
+      expect.arrayContaining([
+        'chat:write',
+        'im:write',
+        'channels:read',
+        'groups:read',
+        'channels:join',
+        'files:write',
+      ]),
     );
   });
 

@@ -441,3 +441,4 @@ export * from '../appointments/appointment.tables.ts';
 export * from '../customers/customer.tables.ts';
 export * from '../mailouts/mailout.tables.ts';
 export * from '../sequences/sequence.tables.ts';
+export * from '../stats/stats.tables.ts';

@@ -16,6 +16,7 @@ export const QUEUE_NAMES = [
   'mailout-cards',
   'appointments',
   'sequences',
+  'stats',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 

@@ -99,6 +99,16 @@ export const SCHEDULES: readonly Schedule[] = [
     job: 'sequence-plan',
     bucketMs: 300_000,
   },
+  {
+    // Posts each stats channel's (and emails each recipient's) previous local day once its local
+    // time has passed today (src/stats); one job per channel (recipient) and local date.
+    name: 'stats-tick',
+    every: '1 minute',
+    timezone: 'UTC',
+    queue: 'maintenance',
+    job: 'stats-tick',
+    bucketMs: 60_000,
+  },
 ];
 
 export function scheduledJobId(schedule: Schedule, at: Date): string {

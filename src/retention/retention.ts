@@ -100,6 +100,14 @@ export const RETENTION = [
     env: 'RETENTION_PROVIDER_SWAPS_DAYS',
   },
   {
+    // Daily stats runs (one per stats channel or recipient and day, with the numbers computed).
+    name: 'stats_runs',
+    table: 'stats_runs',
+    age: 'created_at',
+    defaultDays: 90,
+    env: 'RETENTION_STATS_RUNS_DAYS',
+  },
+  {
     // Past appointments (cancelled or not) counted from their end; notes and outbox mails go with them.
     name: 'appointments',
     table: 'appointments',

@@ -4,6 +4,7 @@ import { describeError, type Logger } from '../logging/logger.ts';
 import { register as registerAppointmentActions } from './actions/appointment.actions.ts';
 import { register as registerRepActions } from './actions/rep.actions.ts';
 import { register as registerSequenceActions } from './actions/sequence.actions.ts';
+import { register as registerStatsActions } from './actions/stats.actions.ts';
 import { register as registerTestEmailActions } from './actions/test-email.actions.ts';
 import { cachedBotAuthorization } from './authorize.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -21,6 +22,7 @@ import { register as registerRepForm } from './views/rep-form.view.ts';
 import { register as registerSequenceEnroll } from './views/sequence-enroll.view.ts';
 import { register as registerSequenceForm } from './views/sequence-form.view.ts';
 import { register as registerSettingsForm } from './views/settings.view.ts';
+import { register as registerStatsChannels } from './views/stats-channels.view.ts';
 import { register as registerTestEmail } from './views/test-email.view.ts';
 
 /** Every listener module; each exports register(app, deps). */
@@ -42,6 +44,8 @@ const LISTENERS = [
   registerSequenceActions,
   registerSequenceEnroll,
   registerSequenceForm,
+  registerStatsActions,
+  registerStatsChannels,
 ];
 
 export type SlackMode = { kind: 'http'; receiver: FastifyReceiver } | { kind: 'socket' };

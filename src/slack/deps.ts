@@ -11,6 +11,8 @@ import type { RepService } from '../reps/rep.service.ts';
 import type { SequenceView } from '../sequences/sequence.repository.ts';
 import type { SequenceOverview } from '../sequences/sequence.service.ts';
 import type { SettingsRepository } from '../settings/settings.repository.ts';
+import type { StatsChannelRow } from '../stats/stats.repository.ts';
+import type { CreateStatsChannelInput } from '../stats/stats.schemas.ts';
 import type { ChannelCheckResult } from './channel-check.ts';
 import type { SlackPostService } from './posts/slack-post.service.ts';
 
@@ -53,6 +55,13 @@ export interface SlackDeps {
   homeSections?: ((slackUserId: string) => Promise<{ top?: KnownBlock[]; bottom?: KnownBlock[] }>)[];
   /** Can Briefly post to this channel (joining it if public)? */
   channelCheck(channel: string): Promise<ChannelCheckResult>;
+  /** Daily stats channels (the modal pushed from /briefly settings); absent where not composed. */
+  stats?: {
+    listChannels(): Promise<StatsChannelRow[]>;
+    /** Adds the channel, or changes it when it already is one; checks that Briefly can post there. */
+    saveChannel(input: CreateStatsChannelInput, actor: { id: string }): Promise<StatsChannelRow>;
+    deleteChannel(id: string, actor: { id: string }): Promise<void>;
+  };
 }
 
 export const NOT_ALLOWED_DELIVERIES = 'Only Briefly admins and managers can look at deliveries.';

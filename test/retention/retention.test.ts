@@ -92,6 +92,11 @@ describe('retention purge', () => {
       `INSERT INTO provider_swaps (provider, state, reason, actor, at) VALUES ('smtp', 'open', 'old', 's', $1), ('smtp', 'open', 'new', 's', $2)`,
       [ago(366), ago(364)],
     );
+    await q(
+      `INSERT INTO stats_runs (target_kind, target_id, local_date, created_at) VALUES
+       ('channel', gen_random_uuid(), '2026-01-01', $1), ('channel', gen_random_uuid(), '2026-01-02', $2)`,
+      [ago(91), ago(89)],
+    );
     await q(`INSERT INTO audit_log (actor, action, at) VALUES ('t', 'old', $1), ('t', 'new', $2)`, [
       ago(366),
       ago(364),
@@ -145,6 +150,7 @@ describe('retention purge', () => {
       sequence_sends_of_enrollments: 0,
       sequence_sends: 0,
       provider_swaps: 1,
+      stats_runs: 1,
       appointments: 1,
       audit_log: 1,
       mailout_messages: 1,
@@ -277,6 +283,7 @@ describe('retention configuration', () => {
       sequence_enrollments: 365,
       sequence_sends: 180,
       provider_swaps: 365,
+      stats_runs: 90,
       appointments: 730,
       audit_log: 365,
       mailout_messages: 180,
