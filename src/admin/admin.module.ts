@@ -39,10 +39,15 @@ export function createAdmin(deps: {
     // Never open: without sign-in every /admin path is a 404 that says why.
     return {
       async register(scope) {
-        const off = async (_request: unknown, reply: import('fastify').FastifyReply) =>
-          reply.code(404).type('text/plain; charset=utf-8').send(OFF_MESSAGE);
-        scope.all('/admin', off);
-        scope.all('/admin/*', off);
+        await scope.register(async (off) => {
+          // Answered before any body is read, whatever its type.
+          off.addHook('onRequest', async (_request, reply) =>
+            reply.code(404).type('text/plain; charset=utf-8').send(OFF_MESSAGE),
+          );
+          const never = async () => undefined;
+          off.all('/admin', never);
+          off.all('/admin/*', never);
+        });
       },
     };
   }

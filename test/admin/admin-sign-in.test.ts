@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_CSP } from '../../src/admin/admin.routes.ts';
-import { FakeOidcIssuer, type FakeUser, freePort } from '../helpers/oidc.ts';
+import { cookiePair, FakeOidcIssuer, type FakeUser, freePort, signInOverHttp } from '../helpers/oidc.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { fakeAuthTest } from '../helpers/slack.ts';
 
@@ -58,24 +58,11 @@ const post = (path: string, form: Record<string, string>, cookie?: string) =>
     body: new URLSearchParams(form),
   });
 
-const cookiePair = (response: Response, name: string) =>
-  response.headers
-    .getSetCookie()
-    .find((c) => c.startsWith(`${name}=`))
-    ?.split(';')[0];
-
-/** The whole browser round trip; returns the session cookie ("briefly_admin=…") and the last answer. */
+/** The whole browser round trip; returns the session cookie ("briefly_admin=…") and the callback's answer. */
 async function signIn(user: FakeUser, returnTo = '/admin/mailouts') {
-  issuer.user = user;
-  const start = await get(`/admin/login?return_to=${encodeURIComponent(returnTo)}`);
-  expect(start.status).toBe(302);
-  const signInCookie = cookiePair(start, 'briefly_admin_signin');
-  expect(signInCookie).toBeDefined();
-  const atIssuer = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
-  expect(atIssuer.status).toBe(302);
-  const callback = new URL(atIssuer.headers.get('location') ?? '');
-  const back = await get(`${callback.pathname}${callback.search}`, signInCookie);
-  return { back, session: cookiePair(back, 'briefly_admin'), signInCookie, callback };
+  const result = await signInOverHttp(base, issuer, user, returnTo);
+  expect(result.signInCookie).toBeDefined();
+  return result;
 }
 
 async function csrfOf(session: string, path = '/admin/mailouts'): Promise<string> {

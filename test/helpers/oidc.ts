@@ -197,3 +197,36 @@ export async function freePort(): Promise<number> {
   if (!address || typeof address === 'string') throw new Error('no address');
   return address.port;
 }
+
+/** The session cookie pair ("name=value") an answer sets, if any. */
+export function cookiePair(response: Response, name: string): string | undefined {
+  return response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith(`${name}=`))
+    ?.split(';')[0];
+}
+
+/**
+ * The browser's part of a sign-in, over plain HTTP: /admin/login, the issuer's authorize redirect,
+ * the callback with the sign-in cookie. Returns the callback's answer and the session cookie it set.
+ */
+export async function signInOverHttp(
+  base: string,
+  issuer: FakeOidcIssuer,
+  user: FakeUser,
+  returnTo = '/admin/mailouts',
+) {
+  issuer.user = user;
+  const start = await fetch(`${base}/admin/login?return_to=${encodeURIComponent(returnTo)}`, {
+    redirect: 'manual',
+  });
+  if (start.status !== 302) throw new Error(`/admin/login answered ${start.status}: ${await start.text()}`);
+  const signInCookie = cookiePair(start, 'briefly_admin_signin');
+  const atIssuer = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
+  const callback = new URL(atIssuer.headers.get('location') ?? '');
+  const back = await fetch(`${base}${callback.pathname}${callback.search}`, {
+    redirect: 'manual',
+    headers: signInCookie ? { cookie: signInCookie } : {},
+  });
+  return { back, session: cookiePair(back, 'briefly_admin'), signInCookie, callback };
+}
