@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createAdmin } from './admin/admin.module.ts';
 import { alertJobHandlers } from './alerts/alert.handlers.ts';
 import { AlertService } from './alerts/alert.service.ts';
 import { ApiKeyService } from './api-keys/api-key.service.ts';
@@ -330,6 +331,17 @@ export async function startService(
       version: VERSION,
       slackReceiver: slack?.mode.kind === 'http' ? slack.mode.receiver : undefined,
       slackSetupHint: SLACK_SETUP_HINT,
+      admin: (scope) =>
+        createAdmin({
+          config,
+          pool,
+          mailouts: mailouts.service,
+          customers: mailouts.customers,
+          reps: repRepository,
+          audit,
+          clock: systemClock,
+          logger,
+        }).register(scope),
     });
     const address = await server.listen({ port: config.http.port, host: config.http.host });
     url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');

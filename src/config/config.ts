@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { ADMIN_ENV, adminConfig, adminConfigProblems } from '../admin/admin.config.ts';
 import { MAILOUT_ENV, mailoutConfig } from '../mailouts/mailout.config.ts';
 import { RETENTION, type RetentionName } from '../retention/retention.ts';
 
@@ -190,6 +191,7 @@ const envSchema = z
       .default('12:00'),
     BRIEFING_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
     ...MAILOUT_ENV,
+    ...ADMIN_ENV,
   })
   .superRefine((env, ctx) => {
     if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
@@ -259,6 +261,8 @@ const envSchema = z
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY'], message: 'is required in production' });
     }
+    for (const [variable, message] of adminConfigProblems(env))
+      ctx.addIssue({ code: 'custom', path: [variable], message });
   });
 
 export type Env = z.input<typeof envSchema>;
@@ -482,6 +486,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.BRIEFING_CONCURRENCY,
     },
     mailouts: mailoutConfig(e),
+    admin: adminConfig(e),
     circuit: {
       consecutiveFailures: e.CIRCUIT_CONSECUTIVE_FAILURES,
       failureRatio: e.CIRCUIT_FAILURE_RATIO,
@@ -516,6 +521,8 @@ export function secretValues(config: Config): string[] {
     config.enrichment.pdl.apiKey,
     config.enrichment.apollo.apiKey,
     config.mailouts.sendApi.token,
+    config.admin.clientSecret,
+    config.admin.sessionSecret,
     config.email.smtpUrl ? passwordOf(config.email.smtpUrl) : undefined,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length >= 4);

@@ -110,6 +110,7 @@ export class CustomerRepository {
   }
 
   async list(filter: {
+    phone?: string;
     operator_code?: string;
     tag?: string;
     time_zone?: string;
@@ -122,6 +123,7 @@ export class CustomerRepository {
       values.push(value);
       where.push(clause.replace('?', `$${values.length}`));
     };
+    if (filter.phone) add('phone = ?', filter.phone);
     if (filter.operator_code) add('operator_code = ?', filter.operator_code);
     if (filter.tag) add('tag = ?', filter.tag);
     if (filter.time_zone) add('time_zone = ?', filter.time_zone);

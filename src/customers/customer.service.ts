@@ -59,6 +59,8 @@ export class CustomerService {
   }
 
   async list(query: {
+    /** Normalized (7XXXXXXXXXX): an exact match. */
+    phone?: string;
     operator_code?: string;
     tag?: string;
     time_zone?: string;

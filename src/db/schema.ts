@@ -437,6 +437,7 @@ export const briefings = pgTable(
   ],
 );
 
+export * from '../admin/admin.tables.ts';
 export * from '../appointments/appointment.tables.ts';
 export * from '../customers/customer.tables.ts';
 export * from '../mailouts/mailout.tables.ts';

@@ -33,7 +33,7 @@ export interface HttpDeps {
   /**
    * Sliding 60-second limits kept in Redis (shared by every web process), or in memory while
    * Redis is away: per API key on /v1; per client address for /v1 requests without a valid key;
-   * per client address on /slack/events, /webhooks and /oauth.
+   * per client address on /slack/events, /webhooks, /oauth and /admin.
    */
   rateLimits: { perKeyPerMinute: number; unauthenticatedPerMinute: number; webhookPerMinute: number };
   redisPrefix: string;
@@ -41,6 +41,8 @@ export interface HttpDeps {
   trustProxy?: boolean | number | string[];
   /** Provider webhooks: registered in their own scope (they need the raw body for signatures). */
   webhooks?: (server: FastifyInstance) => Promise<void>;
+  /** The admin web UI under /admin, in its own scope (HTML pages, form bodies, its own CSP). */
+  admin?: (server: FastifyInstance) => Promise<void>;
 }
 
 const MINUTE_MS = 60_000;
@@ -297,6 +299,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await server.register(async (scope) => {
       scope.addHook('onRequest', perAddressHook);
       await deps.webhooks?.(scope);
+    });
+
+  if (deps.admin)
+    await server.register(async (scope) => {
+      scope.addHook('onRequest', perAddressHook);
+      await deps.admin?.(scope);
     });
 
   await server.register(async (scope) => {

@@ -476,6 +476,18 @@ export class MailoutRepository {
     return rows.map((r) => ({ ...r, counts: r.counts ?? {} }));
   }
 
+  /** Message counts by status of the given mailouts (a page of the list), by mailout id. */
+  async countsFor(ids: number[]): Promise<Map<number, Record<string, number>>> {
+    const { rows } = await this.pool.query<{ mailout_id: string; counts: Record<string, number> }>(
+      `SELECT mailout_id, jsonb_object_agg(status, n) AS counts FROM (
+         SELECT mailout_id, status::text, count(*)::int AS n FROM mailout_messages
+         WHERE mailout_id = ANY($1::bigint[]) GROUP BY 1, 2
+       ) g GROUP BY mailout_id`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [Number(r.mailout_id), r.counts]));
+  }
+
   async stats(mailoutId: number) {
     const q = <T extends pg.QueryResultRow>(sql: string) =>
       this.pool.query<T>(sql, [mailoutId]).then((r) => r.rows);

@@ -394,6 +394,11 @@ export class MailoutService {
     };
   }
 
+  /** Message counts by status for each of these mailouts (one query; mailouts without messages: {}). */
+  async countsFor(ids: number[]): Promise<Map<number, Record<string, number>>> {
+    return ids.length === 0 ? new Map() : this.repo.countsFor(ids);
+  }
+
   async stats(id: number) {
     const row = await this.load(id);
     const s = await this.repo.stats(id);

@@ -115,6 +115,14 @@ export const RETENTION = [
     defaultDays: 730,
     env: 'RETENTION_APPOINTMENTS_DAYS',
   },
+  {
+    // Admin web UI sessions, a day after they expired (readers ignore expired ones already).
+    name: 'admin_sessions',
+    table: 'admin_sessions',
+    age: 'expires_at',
+    defaultDays: 1,
+    env: 'RETENTION_ADMIN_SESSIONS_DAYS',
+  },
   { name: 'audit_log', table: 'audit_log', age: 'at', defaultDays: 365, env: 'AUDIT_LOG_RETENTION_DAYS' },
   {
     // Counted from the end of its mailout (ended_at, else the planned ends_at), never while it can still send.

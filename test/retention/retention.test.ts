@@ -131,6 +131,14 @@ describe('retention purge', () => {
       [repId, service.rows[0].id, ago(731.1), ago(731), ago(729.1), ago(729), ago(-7), ago(-7.1)],
     );
 
+    // Admin sessions: a day after they expired.
+    await q(
+      `INSERT INTO admin_sessions (id, issuer, subject, actor, name, time_zone, csrf_token, expires_at) VALUES
+       ('expired-2d', 'i', 's', 'U1', 'n', 'UTC', 'c', $1), ('expired-12h', 'i', 's', 'U1', 'n', 'UTC', 'c', $2),
+       ('live', 'i', 's', 'U1', 'n', 'UTC', 'c', $3)`,
+      [ago(2), ago(0.5), ago(-0.5)],
+    );
+
     const registry = new client.Registry();
     const metric = createRetentionMetric(registry);
     const purger = new RetentionPurger(svc.db, svc.config.retention, systemClock, metric, { batchSize: 2 });
@@ -152,11 +160,16 @@ describe('retention purge', () => {
       provider_swaps: 1,
       stats_runs: 1,
       appointments: 1,
+      admin_sessions: 1,
       audit_log: 1,
       mailout_messages: 1,
       mailout_message_attempts: 1,
       customer_audit: 1,
     });
+    expect((await q('SELECT id FROM admin_sessions ORDER BY id')).rows.map((r) => r.id)).toEqual([
+      'expired-12h',
+      'live',
+    ]);
     const keptMailoutRows = await q(
       `SELECT (SELECT array_agg(mailout_id::text) FROM mailout_messages) AS messages,
               (SELECT count(*)::int FROM mailout_message_attempts) AS attempts,
@@ -285,6 +298,7 @@ describe('retention configuration', () => {
       provider_swaps: 365,
       stats_runs: 90,
       appointments: 730,
+      admin_sessions: 1,
       audit_log: 365,
       mailout_messages: 180,
       mailout_message_attempts: 180,
