@@ -286,7 +286,7 @@ describe('admin forms: CSRF and the mailout rules', () => {
       member.session,
     );
     expect(refused.status).toBe(403);
-    expect(await refused.text()).toContain('only managers approve mailouts');
+    expect(await refused.text()).toContain('is not a manager: only managers approve');
 
     const token = await csrfOf(manager.session ?? '');
     const ownRefused = await post(
