@@ -295,7 +295,7 @@ describe('admin forms: CSRF and the mailout rules', () => {
       manager.session,
     );
     expect(ownRefused.status).toBe(403);
-    expect(await ownRefused.text()).toContain('Nobody approves their own mailout');
+    expect(await ownRefused.text()).toContain('Nobody decides on their own mailout');
 
     const stale = await post(
       `/admin/mailouts/${theirs.id}/approve`,
