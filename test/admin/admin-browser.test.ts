@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
@@ -10,8 +11,14 @@ import { FakeSendApi, fakeJwt } from '../helpers/send-api.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The README shows this picture; the test takes it afresh on every run. */
-const SCREENSHOT = join(ROOT, 'docs', 'admin-ui.png');
+/**
+ * The README's screenshot: written to docs/ with UPDATE_SCREENSHOT=1 (then committed), else to a
+ * temporary file, so a test run does not leave the working tree modified.
+ */
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOT === '1'
+    ? join(ROOT, 'docs', 'admin-ui.png')
+    : join(tmpdir(), `briefly-admin-ui-${process.pid}.png`);
 const TEAM = 'T0BRIEFLY';
 const SIGNED_IN = 'U0DANA0001';
 
