@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       const role = values.role as Role;
       if (!ROLES.includes(role))
         throw new UsageError(`--role must be one of ${ROLES.join(', ')} (got "${values.role}")`);
-      const service = await startService(config, logger, role);
+      const service = await startService(config, logger, role, { processWide: true });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           logger.info('shutting down', { signal });
@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
+      // Always migrates, whatever MIGRATE_ON_START says: this is how a Kubernetes Job does it.
       const { created } = await prepareDatabase(config.databaseUrl);
       logger.info(created ? 'database created and migrated' : 'database migrated');
       return 0;
