@@ -340,9 +340,13 @@ export async function startService(
     metricsServer = buildMetricsServer(metrics);
     metricsUrl = `${await metricsServer.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
   } else if (options.processWide) {
-    // A worker or scheduler on its own (a Kubernetes pod) has its own counters to be scraped. Two
-    // such processes on one host without distinct METRICS_PORTs: the second runs without /metrics.
-    const candidate = buildMetricsServer(metrics);
+    // A worker or scheduler on its own (a Kubernetes pod) has its own counters to be scraped and
+    // needs probes: /metrics, /healthz and /readyz on METRICS_PORT. Two such processes on one host
+    // without distinct METRICS_PORTs: the second runs without that listener.
+    const candidate = buildMetricsServer(metrics, {
+      postgres: () => pool.query('SELECT 1').then(() => true),
+      redis: () => redis.ping().then(() => true),
+    });
     try {
       metricsUrl = `${await candidate.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
       metricsServer = candidate;
