@@ -337,21 +337,26 @@ export async function startService(
     });
     const address = await server.listen({ port: config.http.port, host: config.http.host });
     url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
-    metricsServer = buildMetricsServer(metrics);
-    metricsUrl = `${await metricsServer.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
-  } else if (options.processWide) {
-    // A worker or scheduler on its own (a Kubernetes pod) has its own counters to be scraped and
-    // needs probes: /metrics, /healthz and /readyz on METRICS_PORT. Two such processes on one host
-    // without distinct METRICS_PORTs: the second runs without that listener.
-    const candidate = buildMetricsServer(metrics, {
-      postgres: () => pool.query('SELECT 1').then(() => true),
-      redis: () => redis.ping().then(() => true),
-    });
+  }
+  if (runs('web') || options.processWide) {
+    // Prometheus scrapes every process on METRICS_PORT; a worker or scheduler on its own (a
+    // Kubernetes pod) is also probed there (/healthz, /readyz). The web role answers probes on its
+    // API port. A second process on one host without its own METRICS_PORT runs without /metrics.
+    const candidate = buildMetricsServer(
+      metrics,
+      runs('web')
+        ? undefined
+        : {
+            postgres: () => pool.query('SELECT 1').then(() => true),
+            redis: () => redis.ping().then(() => true),
+          },
+    );
     try {
       metricsUrl = `${await candidate.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
       metricsServer = candidate;
     } catch (error) {
       await candidate.close();
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
       logger.warn('/metrics is not served by this process: its port is taken (set METRICS_PORT)', {
         port: config.metrics.port,
         error: (error as Error).message,

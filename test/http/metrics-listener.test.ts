@@ -22,21 +22,26 @@ describe('the metrics listener of a worker started by `briefly start`', () => {
     }
   }, 60_000);
 
-  it('when its port is taken (a second process on one host), then the worker still runs, without the listener, and says why', async () => {
-    const blocker = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const port = (blocker.address() as AddressInfo).port;
-    const svc = await startTestService({ METRICS_PORT: String(port), LOG_LEVEL: 'warn' }, 'worker', {
-      processWide: true,
-    });
-    try {
-      expect(svc.metricsUrl).toBeUndefined();
-      expect(svc.log.lines().some((l) => l.includes('/metrics is not served by this process'))).toBe(true);
-    } finally {
-      await svc.close();
-      blocker.close();
-    }
-  }, 60_000);
+  it.each(['worker', 'web'] as const)(
+    'when its port is taken (a second process on one host), then the %s still runs, without the listener, and says why',
+    async (role) => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const port = (blocker.address() as AddressInfo).port;
+      const svc = await startTestService({ METRICS_PORT: String(port), LOG_LEVEL: 'warn' }, role, {
+        processWide: true,
+      });
+      try {
+        expect(svc.metricsUrl).toBeUndefined();
+        if (role === 'web') expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+        expect(svc.log.lines().some((l) => l.includes('/metrics is not served by this process'))).toBe(true);
+      } finally {
+        await svc.close();
+        blocker.close();
+      }
+    },
+    60_000,
+  );
 
   it('when a worker is started by a one-off command (demo, send), then it opens no listener', async () => {
     const svc = await startTestService({}, 'worker');
