@@ -15,8 +15,11 @@ import {
   registerWebhook,
   SendgridWebhookSettingsClient,
 } from './delivery/sendgrid-webhook-settings.ts';
+import { DEMO_CUSTOMER_ZONES, DEMO_MANAGER, DEMO_NAMES, seedDemo } from './demo/demo-data.ts';
+import { DemoRoutingGateway, DemoSendApi } from './demo/demo-send-api.ts';
 import { isAppError } from './errors.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
+import { FabriqueSmsGateway } from './mailouts/providers/fabrique.sms-gateway.ts';
 import { ROLES, type Role, startService } from './main.ts';
 import { RepRepository } from './reps/rep.repository.ts';
 import { systemClock } from './shared/time.ts';
@@ -33,9 +36,10 @@ const USAGE = `Usage: briefly <command>
                                                  and sync it once now
   customers import FILE                          upsert customers by phone from a CSV (phone,operator_code,tag,
                                                  time_zone) or NDJSON (.ndjson/.jsonl) file, with a progress bar
-  demo                                           create a demo rep on the bundled sample calendar and send
-                                                 today's briefing (without an email provider: an .eml in
-                                                 EMAIL_OUTBOX_DIR)
+  demo                                           seed demo data for every feature: a rep on the bundled sample
+                                                 calendar with today's briefing (without an email provider:
+                                                 an .eml in EMAIL_OUTBOX_DIR), customers, mailouts (one awaiting
+                                                 approval, one running), a sequence, appointments; rerun safe
   send --to ADDRESS [--subject TEXT] [--timeout SECONDS]
                                                  send a test email through the configured providers and
                                                  follow its status (default timeout 60 s)
@@ -60,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       const role = values.role as Role;
       if (!ROLES.includes(role))
         throw new UsageError(`--role must be one of ${ROLES.join(', ')} (got "${values.role}")`);
-      const service = await startService(config, logger, role);
+      const service = await startService(config, logger, role, { processWide: true });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           logger.info('shutting down', { signal });
@@ -81,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
+      // Always migrates, whatever MIGRATE_ON_START says: this is how a Kubernetes Job does it.
       const { created } = await prepareDatabase(config.databaseUrl);
       logger.info(created ? 'database created and migrated' : 'database migrated');
       return 0;
@@ -179,8 +184,17 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'demo': {
-      // Runs a worker in this process so the briefing is delivered even when no service is running.
-      const service = await startService(config, logger, 'worker');
+      // Runs a worker in this process so the briefing is delivered and the demo mailout sends even
+      // when no service is running; demo customers' texts go to a send API inside this process.
+      const sendApi = new DemoSendApi();
+      const demoSendApiUrl = await sendApi.start();
+      const { url: sendApiUrl, token } = config.mailouts.sendApi;
+      const service = await startService(config, logger, 'worker', {
+        smsGateway: new DemoRoutingGateway(
+          demoSendApiUrl,
+          token ? new FabriqueSmsGateway({ baseUrl: sendApiUrl, token }) : undefined,
+        ),
+      });
       try {
         const result = await runDemo(service, logger);
         const where =
@@ -190,9 +204,28 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(
           `Demo rep ${DEMO_REP.email} (id ${result.repId}) is on the bundled sample calendar.\nToday's briefing: message ${result.messageId}, ${result.status}: ${where}.\n`,
         );
+        const rep = await service.reps.findByEmail(DEMO_REP.email);
+        const seeded = await seedDemo(
+          service,
+          { id: result.repId, timeZone: rep?.timeZone ?? DEMO_REP.time_zone },
+          logger,
+        );
+        const { mailouts: m } = seeded;
+        process.stdout.write(
+          [
+            `Demo manager ${DEMO_MANAGER.email} approves mailouts.`,
+            `Customers: ${seeded.customers.total} tagged "demo" in ${DEMO_CUSTOMER_ZONES.length} time zones (${seeded.customers.created} new).`,
+            `Mailout ${m.pendingId} "${DEMO_NAMES.pendingMailout}" awaits a manager's approval.`,
+            `Mailout ${m.runningId} "${DEMO_NAMES.runningMailout}": ${m.runningSent} sent through the demo's local send API; customers whose 09:00-21:00 window is closed get theirs when it opens.`,
+            `Sequence "${DEMO_NAMES.sequence}": ${seeded.sequence.enrolled} contacts enrolled (/sequences).`,
+            `Service "${DEMO_NAMES.service}": ${seeded.appointments.upcoming} upcoming appointments (/appointments).`,
+            '',
+          ].join('\n'),
+        );
         return result.status === 'failed' ? 1 : 0;
       } finally {
         await service.stop();
+        await sendApi.stop();
       }
     }
     case 'send':

@@ -9,13 +9,14 @@ import { type Appointments, createAppointments } from './appointments/appointmen
 import { AuditRepository } from './audit/audit.repository.ts';
 import { type Briefings, createBriefings } from './briefings/briefing.module.ts';
 import type { CalendarProviders } from './calendars/calendar-sync.service.ts';
-import type { Config } from './config/config.ts';
+import { type Config, secretValues } from './config/config.ts';
 import { createDatabase, createPool } from './db/client.ts';
-import { prepareDatabase } from './db/migrate.ts';
+import { prepareDatabase, waitForMigrations } from './db/migrate.ts';
 import { createDelivery, type Delivery } from './delivery/delivery.module.ts';
 import type { EmailProvider } from './delivery/email-provider.ts';
 import { OutboxWatch } from './delivery/outbox-watch.ts';
 import type { EnrichmentProvider } from './enrichment/enrichment-provider.ts';
+import { createErrorReporter, type ErrorReporter } from './error-tracking/error-reporter.ts';
 import { createMetrics } from './http/metrics.ts';
 import { buildMetricsServer } from './http/metrics-server.ts';
 import { registerOAuthRoutes } from './http/oauth.routes.ts';
@@ -74,6 +75,8 @@ export interface Service {
   reps: RepService;
   mailouts: Mailouts;
   stats: Stats;
+  /** Sentry when SENTRY_DSN is set, else a reporter that does nothing. */
+  errors: ErrorReporter;
   stop(): Promise<void>;
 }
 
@@ -91,7 +94,16 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Replaces the send API adapter built from config (tests and benchmarks against a fake). */
   smsGateway?: SmsGateway;
+  /**
+   * The `start` command: report the process's uncaught exceptions and unhandled rejections too
+   * (with SENTRY_DSN), and serve /metrics in every role, not only web (each pod is scraped).
+   */
+  processWide?: boolean;
+  /** With MIGRATE_ON_START=false: how long to wait for `briefly migrate` (default 10 minutes). */
+  migrationWaitMs?: number;
 }
+
+const MIGRATION_WAIT_MS = 10 * 60_000;
 
 export async function startService(
   config: Config,
@@ -101,8 +113,33 @@ export async function startService(
 ): Promise<Service> {
   const runs = (r: Role) => role === 'all' || role === r;
   const started = Date.now();
-  const { created } = await prepareDatabase(config.databaseUrl);
-  if (created) logger.info('database created', { database: new URL(config.databaseUrl).pathname.slice(1) });
+  const errors = await createErrorReporter({
+    dsn: config.sentry.dsn,
+    environment: config.sentry.environment,
+    release: VERSION,
+    logger,
+    processHandlers: options.processWide ?? false,
+    secrets: secretValues(config),
+  });
+  if (config.migrateOnStart) {
+    const { created } = await prepareDatabase(config.databaseUrl);
+    if (created) logger.info('database created', { database: new URL(config.databaseUrl).pathname.slice(1) });
+  } else {
+    let lastLog = 0;
+    await waitForMigrations(config.databaseUrl, {
+      timeoutMs: options.migrationWaitMs ?? MIGRATION_WAIT_MS,
+      onWait: (pending) => {
+        if (Date.now() - lastLog < 15_000) return;
+        lastLog = Date.now();
+        logger.info(
+          pending < 0
+            ? 'waiting for the database (MIGRATE_ON_START=false)'
+            : 'waiting for `briefly migrate` (MIGRATE_ON_START=false)',
+          { pending_migrations: pending },
+        );
+      },
+    });
+  }
 
   const pool = createPool(config.databaseUrl, config.databasePoolSize);
   const db = createDatabase(pool);
@@ -342,11 +379,35 @@ export async function startService(
           clock: systemClock,
           logger,
         }).register(scope),
+      errors,
     });
     const address = await server.listen({ port: config.http.port, host: config.http.host });
     url = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
-    metricsServer = buildMetricsServer(metrics);
-    metricsUrl = `${await metricsServer.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
+  }
+  if (runs('web') || options.processWide) {
+    // Prometheus scrapes every process on METRICS_PORT; a worker or scheduler on its own (a
+    // Kubernetes pod) is also probed there (/healthz, /readyz). The web role answers probes on its
+    // API port. A second process on one host without its own METRICS_PORT runs without /metrics.
+    const candidate = buildMetricsServer(
+      metrics,
+      runs('web')
+        ? undefined
+        : {
+            postgres: () => pool.query('SELECT 1').then(() => true),
+            redis: () => redis.ping().then(() => true),
+          },
+    );
+    try {
+      metricsUrl = `${await candidate.listen({ port: config.metrics.port, host: config.metrics.host })}/metrics`;
+      metricsServer = candidate;
+    } catch (error) {
+      await candidate.close();
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+      logger.warn('/metrics is not served by this process: its port is taken (set METRICS_PORT)', {
+        port: config.metrics.port,
+        error: (error as Error).message,
+      });
+    }
   }
 
   let workers: WorkerPool | undefined;
@@ -385,6 +446,7 @@ export async function startService(
         }),
       ),
       logger,
+      errors,
       concurrency: {
         'email-delivery': config.delivery.concurrency,
         briefings: config.briefings.concurrency,
@@ -423,6 +485,7 @@ export async function startService(
       logger,
       processEvery: config.schedulerProcessEveryMs,
       schedules: [...SCHEDULES, ...mailouts.schedules],
+      errors,
     });
     // The sequence planner also runs once at start (then every few minutes from the schedule).
     await queues
@@ -456,6 +519,7 @@ export async function startService(
     reps,
     mailouts,
     stats,
+    errors,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -474,6 +538,7 @@ export async function startService(
         await queues.close();
         await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
         await pool.end();
+        await errors.flush(2_000).catch(() => undefined);
       })();
       return stopping;
     },

@@ -51,6 +51,7 @@ const envSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/briefly'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+    MIGRATE_ON_START: z.enum(['true', 'false'], { message: 'must be true or false' }).default('true'),
     REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
     QUEUE_PREFIX: z
       .string()
@@ -190,6 +191,8 @@ const envSchema = z
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
       .default('12:00'),
     BRIEFING_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(10),
+    SENTRY_DSN: optionalUrl(['http:', 'https:']),
+    SENTRY_ENVIRONMENT: optionalString,
     ...MAILOUT_ENV,
     ...ADMIN_ENV,
   })
@@ -377,6 +380,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production: e.NODE_ENV === 'production',
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    /** false: never change the schema at start, wait for `briefly migrate` (a Kubernetes Job) instead. */
+    migrateOnStart: e.MIGRATE_ON_START === 'true',
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
@@ -487,6 +492,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     mailouts: mailoutConfig(e),
     admin: adminConfig(e),
+    /** Error tracking: with a DSN, unhandled errors and failed jobs go to Sentry; without, nothing is loaded. */
+    sentry: {
+      dsn: e.SENTRY_DSN,
+      environment: e.SENTRY_ENVIRONMENT ?? e.NODE_ENV,
+    },
     circuit: {
       consecutiveFailures: e.CIRCUIT_CONSECUTIVE_FAILURES,
       failureRatio: e.CIRCUIT_FAILURE_RATIO,

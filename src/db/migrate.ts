@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
@@ -57,6 +58,71 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<boolean
     return true;
   } finally {
     await admin.end();
+  }
+}
+
+/**
+ * How many of the bundled migrations the database has not applied yet (all of them when the
+ * database or drizzle's journal table does not exist). Drizzle applies, in order, every migration
+ * newer than the newest one it recorded, so that record alone says what is pending.
+ */
+export async function pendingMigrations(databaseUrl: string): Promise<number> {
+  const bundled = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'briefly-migration-check',
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    // 3D000: the database does not exist yet (the migration job creates it).
+    if ((error as { code?: string }).code === '3D000') return bundled.length;
+    throw error;
+  }
+  try {
+    const { rows } = await client.query<{ created_at: string | null }>(
+      `SELECT max(created_at)::text AS created_at FROM drizzle.__drizzle_migrations`,
+    );
+    const last = Number(rows[0]?.created_at ?? 0);
+    return bundled.filter((m) => m.folderMillis > last).length;
+  } catch (error) {
+    // 42P01 / 3F000: no journal table or schema yet, nothing was ever applied.
+    const code = (error as { code?: string }).code;
+    if (code === '42P01' || code === '3F000') return bundled.length;
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * For processes that must not change the schema themselves (MIGRATE_ON_START=false, e.g. on
+ * Kubernetes where a Job runs `briefly migrate` before the new version rolls out): waits until the
+ * database has every migration this build ships, so a new pod never runs against an old schema.
+ */
+export async function waitForMigrations(
+  databaseUrl: string,
+  options: { timeoutMs: number; intervalMs?: number; onWait?: (pending: number) => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    let pending: number;
+    try {
+      pending = await pendingMigrations(databaseUrl);
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      pending = -1;
+    }
+    if (pending === 0) return;
+    if (Date.now() >= deadline) {
+      throw new AppError(
+        'unavailable',
+        `The database lacks ${pending} of this version's migrations after ${Math.round(options.timeoutMs / 1000)} s: run \`briefly migrate\` (on Kubernetes: the briefly-migrate Job), or set MIGRATE_ON_START=true`,
+      );
+    }
+    options.onWait?.(pending);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2_000));
   }
 }
 

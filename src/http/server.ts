@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyPrincipal, ApiKeyService } from '../api-keys/api-key.service.ts';
 import { hasScope } from '../api-keys/scopes.ts';
+import type { ErrorReporter } from '../error-tracking/error-reporter.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logging/logger.ts';
 import { SummarizedLog } from '../logging/summarized-log.ts';
@@ -43,6 +44,8 @@ export interface HttpDeps {
   webhooks?: (server: FastifyInstance) => Promise<void>;
   /** The admin web UI under /admin, in its own scope (HTML pages, form bodies, its own CSP). */
   admin?: (server: FastifyInstance) => Promise<void>;
+  /** Unexpected errors (answered 500) are reported here as well as logged. */
+  errors?: ErrorReporter;
 }
 
 const MINUTE_MS = 60_000;
@@ -158,6 +161,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       ...describeError(error),
+    });
+    deps.errors?.capture(error, {
+      component: 'http',
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      request_id: String(request.id),
     });
     return reply
       .code(500)

@@ -1,6 +1,7 @@
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import { Agenda } from 'agenda';
 import type pg from 'pg';
+import type { ErrorReporter } from '../error-tracking/error-reporter.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Queues } from './queues.ts';
 import { SCHEDULES, type Schedule, scheduledJobId } from './schedules.ts';
@@ -21,6 +22,8 @@ export async function startScheduler(options: {
   logger: Logger;
   schedules?: readonly Schedule[];
   processEvery?: number;
+  /** A schedule run that threw (it could not enqueue its job) is reported here. */
+  errors?: ErrorReporter;
 }): Promise<Scheduler> {
   const schedules = options.schedules ?? SCHEDULES;
   const agenda = new Agenda({
@@ -29,12 +32,17 @@ export async function startScheduler(options: {
     name: `briefly-${process.pid}`,
   });
   agenda.on('error', (error) => options.logger.error('scheduler error', { error: error.message }));
-  agenda.on('fail', (error: Error | string, job: { attrs: { name: string } }) =>
+  agenda.on('fail', (error: Error | string, job: { attrs: { name: string; _id?: unknown } }) => {
     options.logger.error('schedule failed', {
       schedule: job.attrs.name,
       error: String((error as Error).message ?? error),
-    }),
-  );
+    });
+    options.errors?.capture(error instanceof Error ? error : new Error(String(error)), {
+      component: 'scheduler',
+      schedule: job.attrs.name,
+      ...(job.attrs._id !== undefined ? { schedule_job_id: String(job.attrs._id) } : {}),
+    });
+  });
   for (const schedule of schedules) {
     agenda.define(schedule.name, async () => {
       const jobId = scheduledJobId(schedule, new Date());

@@ -1,4 +1,5 @@
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type ErrorReporter, jobTags } from '../error-tracking/error-reporter.ts';
 import { isAppError } from '../errors.ts';
 import { describeError, type Logger, withoutQueryParams } from '../logging/logger.ts';
 import type { QueueName } from './queues.ts';
@@ -25,6 +26,8 @@ export function startWorkers(options: {
   limiter?: Partial<Record<QueueName, { max: number; duration: number }>>;
   /** A job whose worker stops renewing its lock (e.g. it was killed) is taken over within this. */
   lockMs?: Partial<Record<QueueName, number>>;
+  /** Jobs that failed for good (no retry left, or a permanent failure) are reported here. */
+  errors?: ErrorReporter;
 }): WorkerPool {
   const workers: Worker[] = [];
   for (const [queue, byName] of Object.entries(options.handlers) as [
@@ -55,9 +58,16 @@ export function startWorkers(options: {
         ...(options.lockMs?.[queue] ? stallSettings(options.lockMs[queue]) : {}),
       },
     );
-    worker.on('failed', (job, error) =>
-      options.logger.warn('job failed', { queue, job_id: job?.id, job: job?.name, ...describeError(error) }),
-    );
+    worker.on('failed', (job, error) => {
+      options.logger.warn('job failed', { queue, job_id: job?.id, job: job?.name, ...describeError(error) });
+      // BullMQ has counted this attempt already; a retry still to come is not an incident yet.
+      const final =
+        error instanceof UnrecoverableError ||
+        error.name === 'UnrecoverableError' ||
+        !job ||
+        job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final) options.errors?.capture(error, jobTags(queue, job ?? {}));
+    });
     worker.on('error', (error) => options.logger.error('worker error', { queue, ...describeError(error) }));
     workers.push(worker);
   }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { dropDatabase, testEnv } from '../helpers/service.ts';
@@ -7,6 +8,46 @@ import { dropDatabase, testEnv } from '../helpers/service.ts';
 const env = testEnv({ SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
 
 afterAll(async () => dropDatabase(env.DATABASE_URL as string));
+
+async function query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: env.DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** What `briefly demo` leaves for each feature's screens. */
+async function demoCounts() {
+  return {
+    customers: await query(
+      `SELECT tag, count(DISTINCT time_zone)::int AS zones, count(*)::int AS n FROM customers GROUP BY tag`,
+    ),
+    mailouts: await query(
+      `SELECT m.name, m.status, count(mm.id)::int AS messages FROM mailouts m
+         LEFT JOIN mailout_messages mm ON mm.mailout_id = m.id GROUP BY m.id ORDER BY m.id`,
+    ),
+    managers: Number((await query(`SELECT count(*)::int AS n FROM reps WHERE role = 'manager'`))[0]?.n),
+    sequences: await query(
+      `SELECT s.name, s.status, count(e.id)::int AS enrolled FROM sequences s
+         LEFT JOIN sequence_contacts e ON e.sequence_id = s.id GROUP BY s.id`,
+    ),
+    appointments: await query(
+      `SELECT s.name AS service, a.status, count(DISTINCT a.id)::int AS n, count(nt.id)::int AS notes
+         FROM appointments a JOIN services s ON s.id = a.service_id
+         LEFT JOIN appointment_notes nt ON nt.appointment_id = a.id GROUP BY s.name, a.status`,
+    ),
+  };
+}
+
+async function sentMessages(): Promise<number> {
+  const [row] = await query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM mailout_messages WHERE status = 'sent'`,
+  );
+  return Number(row?.n);
+}
 
 describe('briefly CLI', () => {
   it('when DATABASE_URL is bad, then the process stops at once listing the variable', async () => {
@@ -93,15 +134,45 @@ describe('briefly CLI', () => {
     expect(res.stdout).toMatch(/Demo rep demo\.rep@briefly\.example/);
     expect(res.stdout).toMatch(/sent: an \.eml file in /);
     const dir = env.EMAIL_OUTBOX_DIR as string;
-    const files = readdirSync(dir).filter((f) => f.endsWith('.eml'));
+    // The demo's appointments may have their confirmations written meanwhile: the briefing is one file.
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .filter((f) => /^Subject: Your briefing for /m.test(readFileSync(join(dir, f), 'utf8')));
     expect(files).toHaveLength(1);
     const eml = readFileSync(join(dir, files[0] as string), 'utf8');
     expect(eml).toMatch(/^To: .*demo\.rep@briefly\.example/m);
     expect(eml).toMatch(/^Subject: Your briefing for /m);
-    // Running it again reuses the rep and sends today's briefing again as an on-demand copy.
+    const first = await demoCounts();
+    expect(first).toEqual({
+      customers: [{ tag: 'demo', zones: 7, n: 14 }],
+      mailouts: [
+        { name: 'Demo: spring offer (awaiting approval)', status: 'pending_approval', messages: 0 },
+        { name: 'Demo: welcome message (running)', status: 'running', messages: 14 },
+      ],
+      managers: 1,
+      sequences: [{ name: 'Demo: new trial follow-up', status: 'active', enrolled: 3 }],
+      appointments: [{ service: 'Demo: discovery call', status: 'booked', n: 2, notes: 2 }],
+    });
+    // Some zones are always inside the 09:00-21:00 window (they are spread around the clock): their
+    // customers were sent through the demo's own send API; the others wait for their window.
+    const sent = Number(res.stdout.match(/"Demo: welcome message \(running\)": (\d+) sent/)?.[1]);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(14);
+    expect(await sentMessages()).toBe(sent);
+    expect(res.stdout).toMatch(/Customers: 14 tagged "demo" in 7 time zones \(14 new\)/);
+    expect(res.stdout).toMatch(
+      /Mailout \d+ "Demo: spring offer \(awaiting approval\)" awaits a manager's approval/,
+    );
+    expect(res.stdout).toMatch(/Sequence "Demo: new trial follow-up": 3 contacts enrolled/);
+    expect(res.stdout).toMatch(/Service "Demo: discovery call": 2 upcoming appointments/);
+
+    // Running it again reuses everything (and sends today's briefing again as an on-demand copy).
     const again = await runCli(['demo'], { ...env, LOG_LEVEL: 'warn' });
+    expect(again.stderr).not.toMatch(/Error/);
     expect(again.code).toBe(0);
-  }, 60_000);
+    expect(again.stdout).toMatch(/\(0 new\)/);
+    expect(await demoCounts()).toEqual(first);
+  }, 120_000);
 });
 
 describe('briefly customers import', () => {
