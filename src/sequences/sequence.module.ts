@@ -114,8 +114,9 @@ export function createSequences(deps: {
 
   const afterStops = async (stopped: StopResult[], status: string) => {
     if (status !== 'bounced') return;
-    for (const mailboxId of new Set(stopped.map((s) => s.mailboxId))) {
-      const paused = await service.pauseOnBounceRate(mailboxId);
+    const mailboxes = new Map(stopped.map((s) => [s.mailboxId, s.timeZone]));
+    for (const [mailboxId, zone] of mailboxes) {
+      const paused = await service.pauseOnBounceRate(mailboxId, zone);
       if (paused) {
         const text = `:warning: Mailbox ${paused.email} paused: ${paused.bounced} of ${paused.sent} sequence mails bounced today (over 5%). Check the list and resume it with PATCH /v1/mailboxes/${mailboxId} {"status":"active"}.`;
         await deps.alerts.post('sequence-mailbox-paused', {
@@ -187,8 +188,10 @@ export function createSequences(deps: {
             deps.clock.now(),
             job.data.plannedAt,
           );
-          if (outcome.status === 'over_cap')
-            jobLogger.info('sequence send over the mailbox cap: back to the planner');
+          if (outcome.status === 'rescheduled')
+            jobLogger.info(
+              `sequence send ${outcome.reason === 'over_cap' ? 'over the mailbox cap' : 'outside the window'}: rescheduled to ${outcome.at.toISOString()}`,
+            );
           return outcome;
         },
       },
