@@ -99,6 +99,24 @@ export class SequenceService {
     return rows.map((r) => r.message_id);
   }
 
+  /**
+   * A step that could not be sent after its last attempt: the enrollment stops as `failed` with the
+   * reason (only if it is still planned for that instant; a replanned one is left alone).
+   */
+  async markFailed(enrollmentId: string, plannedAt: number | undefined, reason: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE sequence_contacts SET status = 'failed', stopped_reason = $3, planned_at = NULL, next_send_at = NULL,
+         updated_at = now()
+       WHERE id = $1 AND status = 'active' AND ($2::timestamptz IS NULL OR planned_at = $2::timestamptz)`,
+      [
+        enrollmentId,
+        plannedAt === undefined ? null : new Date(plannedAt),
+        `send failed: ${reason.slice(0, 500)}`,
+      ],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** One-click unsubscribe: the contact's enrollments in that sequence stop (idempotent). */
   async unsubscribe(contactId: string, sequenceId: string): Promise<number> {
     const { rowCount } = await this.pool.query(

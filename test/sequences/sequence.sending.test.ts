@@ -504,4 +504,39 @@ describe('sequence planner and sender', () => {
       reason: 'over_cap',
     });
   });
+
+  it("when a step's send fails on its last attempt, then the enrollment is failed with the reason instead of staying planned forever; earlier attempts leave it for the retry", async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments, mailbox, sequence } = await setup({});
+    const id = enrollments[0]?.id as string;
+    await svc.sequences.planNow();
+    const plannedAt = (await svc.db.query('SELECT planned_at FROM sequence_contacts WHERE id = $1', [id]))
+      .rows[0].planned_at as Date;
+    now = plannedAt;
+    // A template broken behind the API's back (saved templates are checked): rendering throws.
+    await svc.db.query(`UPDATE sequence_steps SET body = 'Hi {{#open}}' WHERE sequence_id = $1`, [
+      sequence.id,
+    ]);
+    const handler = svc.sequences.handlers.sequences?.['sequence-send'] as NonNullable<
+      NonNullable<typeof svc.sequences.handlers.sequences>['sequence-send']
+    >;
+    const job = (attemptsMade: number) =>
+      ({
+        data: { enrollmentId: id, plannedAt: plannedAt.getTime() },
+        attemptsMade,
+        opts: { attempts: 5 },
+      }) as never;
+    await expect(handler(job(0), svc.log.logger)).rejects.toThrow(/Unclosed section/);
+    const retrying = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(retrying).toMatchObject({ status: 'active', planned_at: plannedAt });
+    // The reservation taken before the failure was given back.
+    const key = (await redisKeys())[0] as string;
+    expect(key).toContain(mailbox.id);
+    expect(await redisClient.get(key)).toBe('0');
+    await expect(handler(job(4), svc.log.logger)).rejects.toThrow(/Unclosed section/);
+    const failed = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(failed).toMatchObject({ status: 'failed', planned_at: null, next_send_at: null, current_step: 0 });
+    expect(failed.stopped_reason).toMatch(/^send failed: .*Unclosed section/);
+    expect((await svc.db.query('SELECT count(*)::int AS n FROM sequence_sends')).rows[0].n).toBe(0);
+  });
 });
