@@ -2,8 +2,9 @@
  * npm run bench:sequences. Part 1: 100,000 enrollments over 200 mailboxes (contacts in 4 zones),
  * one planner run, timed. Part 2: a day simulated on a virtual clock with BENCH_WORKERS (default 4)
  * worker processes sending through the real sender (Redis counters, PostgreSQL locks), the planner
- * running every 30 virtual minutes; the Redis counters are deleted mid-day. Prints: planning time,
- * sends per mailbox against its cap, sends outside the window, and the busiest minute per mailbox
+ * running every 30 virtual minutes, over one mailbox day (midnight to midnight in the sequence's
+ * zone); the Redis counters are deleted mid-day. Prints: planning time, sends per mailbox day
+ * against its cap, sends outside the window, and the busiest minute per mailbox
  * against the bound ceil(cap / window minutes) + 1. Asserts nothing. BENCH_ENROLLMENTS and
  * BENCH_DAY_ENROLLMENTS override the sizes.
  */
@@ -15,7 +16,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { prepareDatabase } from '../src/db/migrate.ts';
 import { dayCap } from '../src/sequences/mailbox-caps.ts';
-import { isSendingTime, windowMinutes } from '../src/sequences/sending-window.ts';
+import { isSendingTime, localDay, windowMinutes } from '../src/sequences/sending-window.ts';
 import { planSends } from '../src/sequences/sequence.planner.ts';
 import { runBench } from './finish.ts';
 
@@ -25,6 +26,8 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const MAILBOXES = 200;
 const ZONES = ['America/New_York', 'Europe/Berlin', 'Asia/Kolkata', 'America/Los_Angeles'];
 const WINDOW = { from: '09:00', to: '17:00' };
+/** The sequence's time zone: each mailbox's day (and cap) is the local day there. */
+const SEQUENCE_ZONE = 'America/Chicago';
 
 async function seed(pool: pg.Pool, enrollments: number, dailyLimit: number, dueAt: Date) {
   await pool.query('TRUNCATE sequences, contacts, mailboxes, sequence_sends CASCADE');
@@ -37,8 +40,8 @@ async function seed(pool: pg.Pool, enrollments: number, dailyLimit: number, dueA
   );
   const { rows } = await pool.query(
     `INSERT INTO sequences (name, window_from, window_to, days, time_zone, status)
-     VALUES ('bench', $1, $2, '{1,2,3,4,5,6,7}', 'America/Chicago', 'active') RETURNING id`,
-    [WINDOW.from, WINDOW.to],
+     VALUES ('bench', $1, $2, '{1,2,3,4,5,6,7}', $3, 'active') RETURNING id`,
+    [WINDOW.from, WINDOW.to, SEQUENCE_ZONE],
   );
   const sequenceId = rows[0].id;
   await pool.query(`INSERT INTO sequence_mailboxes (sequence_id, mailbox_id) SELECT $1, id FROM mailboxes`, [
@@ -112,24 +115,27 @@ async function main() {
   const redis = new Redis(config.redisUrl);
   try {
     // ---- part 1: planning 100,000 enrollments
-    const day = new Date('2026-03-03T00:00:00Z');
+    // At the start of a mailbox day (midnight in the sequence's zone), when the whole day is ahead.
+    const day = localDay(new Date('2026-03-03T12:00:00Z'), SEQUENCE_ZONE).start;
     await seed(pool, ENROLLMENTS, 300, day);
     const t0 = performance.now();
-    const planned = await planSends(pool, new Date('2026-03-03T00:05:00Z'));
+    const planned = await planSends(pool, new Date(day.getTime() + 5 * 60_000));
     const planMs = performance.now() - t0;
     console.log(
       `plan: ${ENROLLMENTS.toLocaleString('en')} enrollments over ${MAILBOXES} mailboxes -> ${planned.length.toLocaleString('en')} planned for the day in ${(planMs / 1000).toFixed(2)} s`,
     );
 
-    // ---- part 2: a day with WORKERS processes
-    await seed(pool, DAY_ENROLLMENTS, 30, day);
+    // ---- part 2: one mailbox day (midnight to midnight in the sequence's zone) with WORKERS processes
+    const mailboxDay = localDay(new Date('2026-03-03T12:00:00Z'), SEQUENCE_ZONE);
+    await seed(pool, DAY_ENROLLMENTS, 30, mailboxDay.start);
     const workers = Array.from({ length: WORKERS }, (_, i) => startWorker(config, i));
     await Promise.all(workers.map((w) => w.ready));
     const outcomes: Record<string, number> = {};
     let flushed = false;
-    for (let t = day.getTime() + 5 * 60_000; t < day.getTime() + 86_400_000; t += 30 * 60_000) {
+    const dayStart = mailboxDay.start.getTime();
+    for (let t = dayStart + 5 * 60_000; t < mailboxDay.end.getTime(); t += 30 * 60_000) {
       await planSends(pool, new Date(t));
-      if (!flushed && t >= day.getTime() + 17 * 3_600_000) {
+      if (!flushed && t >= Date.parse('2026-03-03T17:00:00Z')) {
         const keys = await redis.keys(`${config.queuePrefix}:seq:sent:*`);
         if (keys.length) await redis.del(...keys);
         flushed = true;
@@ -147,40 +153,39 @@ async function main() {
            JOIN mailboxes m ON m.id = s.mailbox_id`,
       )
     ).rows;
-    const perMailbox = new Map<string, number>();
+    // Counted per mailbox day (the local day in the sequence's zone) against that day's cap.
+    const perMailboxDay = new Map<string, number>();
+    const dayCaps = new Map<string, number>();
     const perMinute = new Map<string, number>();
     let outside = 0;
     let overCap = 0;
     let capTotal = 0;
     const caps = new Map<string, number>();
     for (const s of sends) {
-      perMailbox.set(s.mailbox_id, (perMailbox.get(s.mailbox_id) ?? 0) + 1);
+      const key = `${s.mailbox_id}:${localDay(s.sent_at, SEQUENCE_ZONE).key}`;
+      perMailboxDay.set(key, (perMailboxDay.get(key) ?? 0) + 1);
+      const limits = {
+        dailyLimit: s.daily_limit,
+        warmupStartLimit: s.warmup_start_limit,
+        warmupDailyIncrease: s.warmup_daily_increase,
+        warmupStartedAt: s.warmup_started_at,
+      };
+      dayCaps.set(key, dayCap(limits, s.sent_at, SEQUENCE_ZONE));
       const minute = `${s.mailbox_id}:${Math.floor(s.sent_at.getTime() / 60_000)}`;
       perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
       if (!isSendingTime(s.sent_at, { zone: s.time_zone, window: WINDOW, days: [1, 2, 3, 4, 5, 6, 7] }))
         outside++;
-      caps.set(
-        s.mailbox_id,
-        dayCap(
-          {
-            dailyLimit: s.daily_limit,
-            warmupStartLimit: s.warmup_start_limit,
-            warmupDailyIncrease: s.warmup_daily_increase,
-            warmupStartedAt: s.warmup_started_at,
-          },
-          day,
-        ),
-      );
+      caps.set(s.mailbox_id, dayCap(limits, mailboxDay.start, SEQUENCE_ZONE));
     }
-    for (const [id, n] of perMailbox) if (n > (caps.get(id) ?? 0)) overCap++;
+    for (const [key, n] of perMailboxDay) if (n > (dayCaps.get(key) ?? 0)) overCap++;
     for (const cap of caps.values()) capTotal += cap;
     const bound = Math.max(...[...caps.values()].map((cap) => Math.ceil(cap / windowMinutes(WINDOW)) + 1));
     const busiest = Math.max(0, ...perMinute.values());
     console.log(
-      `day: ${DAY_ENROLLMENTS.toLocaleString('en')} enrollments, ${MAILBOXES} mailboxes (cap 30, a quarter warming up at 10), ${WORKERS} worker processes, Redis counters deleted at 17:00 UTC`,
+      `day: ${DAY_ENROLLMENTS.toLocaleString('en')} enrollments, ${MAILBOXES} mailboxes (cap 30, a quarter warming up at 10), ${WORKERS} worker processes, one mailbox day ${mailboxDay.start.toISOString()} to ${mailboxDay.end.toISOString()} (midnight to midnight ${SEQUENCE_ZONE}), Redis counters deleted at 17:00 UTC`,
     );
     console.log(
-      `  sent ${sends.length.toLocaleString('en')} of ${capTotal.toLocaleString('en')} capacity; mailboxes over their cap: ${overCap}; sends outside the window: ${outside}`,
+      `  sent ${sends.length.toLocaleString('en')} of ${capTotal.toLocaleString('en')} capacity; mailbox days (${SEQUENCE_ZONE}) over their cap: ${overCap} of ${perMailboxDay.size}; sends outside the window: ${outside}`,
     );
     console.log(
       `  busiest minute of any mailbox: ${busiest} sends (bound ceil(cap / window minutes) + 1 = ${bound})`,

@@ -1,26 +1,12 @@
-import { createInterface } from 'node:readline';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { copyValue, csvRows, ndjsonRows, type RawRow, rowLine } from '../shared/import-rows.ts';
 import { isValidTimeZone } from '../shared/time.ts';
 import { type ImportResult, normalizePhone } from './customer.schemas.ts';
 
 export type ImportFormat = 'csv' | 'ndjson';
-
-/** A parsed row: NDJSON gives `line`, csv-parse gives `info.lines`. */
-interface RawRow {
-  line?: number;
-  info?: { lines: number };
-  record: Record<string, unknown>;
-}
-
-/** Text-format COPY escaping: backslash, tab and newlines are the only special characters. */
-const copyValue = (value: string | null) =>
-  value === null
-    ? '\\N'
-    : value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
 /**
  * Bulk upsert of customers by phone from a CSV (header row: phone, operator_code, tag, time_zone)
@@ -61,7 +47,7 @@ export async function importCustomers(
       done(null, out || undefined);
     },
     transform(row: RawRow, _enc, done) {
-      const lineNo = row.line ?? row.info?.lines ?? 0;
+      const lineNo = rowLine(row);
       read++;
       if (read % 10_000 === 0) options.onProgress?.(read);
       const r = row.record;
@@ -134,48 +120,4 @@ export async function importCustomers(
   } finally {
     client.release();
   }
-}
-
-/** CSV records with their line numbers; a malformed record is reported and skipped. */
-function csvRows(input: Readable, reject: (line: number, reason: string) => void): Readable {
-  const parser = parse({
-    columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
-    skip_empty_lines: true,
-    trim: true,
-    relax_column_count: true,
-    skip_records_with_error: true,
-    info: true,
-    bom: true,
-  });
-  parser.on('skip', (error: Error & { lines?: number }) => reject(error.lines ?? 0, `csv: ${error.message}`));
-  input.on('error', (error) => parser.destroy(error));
-  return input.pipe(parser);
-}
-
-/** NDJSON objects with their line numbers; a line that is not a JSON object is reported and skipped. */
-function ndjsonRows(input: Readable, reject: (line: number, reason: string) => void): Readable {
-  const out = new Transform({ objectMode: true, transform: (row, _enc, done) => done(null, row) });
-  (async () => {
-    let line = 0;
-    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const text of lines) {
-      line++;
-      if (text.trim() === '') continue;
-      let record: unknown;
-      try {
-        record = JSON.parse(text);
-      } catch {
-        reject(line, 'json: not a valid JSON object');
-        continue;
-      }
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-        reject(line, 'json: not a JSON object');
-        continue;
-      }
-      if (!out.write({ line, record: record as Record<string, unknown> } satisfies RawRow))
-        await new Promise((r) => out.once('drain', r));
-    }
-    out.end();
-  })().catch((error: Error) => out.destroy(error));
-  return out;
 }

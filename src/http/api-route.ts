@@ -42,6 +42,16 @@ export function route<
   return { ...doc, handler: handler as ApiRoute['handler'] };
 }
 
+/** The request's media type, lower case, without parameters ("text/csv; charset=utf-8" -> "text/csv"). */
+export function mediaType(request: FastifyRequest): string {
+  return (
+    String(request.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? ''
+  );
+}
+
 const fieldName = (where: string, field: string) =>
   where === 'body' ? field : `${where}.${field === '(body)' ? '' : field}`.replace(/\.$/, '');
 
@@ -81,7 +91,10 @@ export function mountRoutes(
         const ctx = {
           params: parse(r.params, request.params, 'path'),
           query: parse(r.query, request.query, 'query'),
-          body: parse(r.body, request.body, 'body'),
+          // A route may take JSON and a streamed body: the stream reaches the handler unread.
+          body: r.rawBody?.contentTypes.includes(mediaType(request))
+            ? undefined
+            : parse(r.body, request.body, 'body'),
           principal,
           request,
         };

@@ -24,8 +24,11 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** A larger request body limit than API_BODY_LIMIT_BYTES for this route (attachments). */
   bodyLimit?: number;
-  /** A streamed, non-JSON body (e.g. a CSV import): the handler reads `request.body` as a stream. */
-  rawBody?: { contentTypes: string[]; example?: string };
+  /**
+   * A streamed, non-JSON body (e.g. a CSV import): the handler reads `request.body` as a stream.
+   * With `body` too, the route also takes JSON; for these content types `body` is then undefined.
+   */
+  rawBody?: { contentTypes: string[]; example?: string; examples?: Record<string, string> };
   responses: Record<number, { description: string; schema?: z.ZodType }>;
 }
 
@@ -84,29 +87,27 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       // OpenAPI 3.0 allows scope lists only for OAuth2 schemes: the key's scope goes in an extension.
       ...(route.auth !== false ? { security: [{ apiKey: [] }], 'x-scope': route.scope ?? 'admin' } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(route.body
+      ...(route.body || route.rawBody
         ? {
             requestBody: {
               required: true,
-              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
-            },
-          }
-        : route.rawBody
-          ? {
-              requestBody: {
-                required: true,
-                content: Object.fromEntries(
-                  route.rawBody.contentTypes.map((type) => [
+              content: {
+                ...(route.body ? { 'application/json': { schema: jsonSchema(route.body, 'input') } } : {}),
+                ...Object.fromEntries(
+                  (route.rawBody?.contentTypes ?? []).map((type) => [
                     type,
                     {
                       schema: { type: 'string' },
-                      ...(route.rawBody?.example ? { example: route.rawBody.example } : {}),
+                      ...((route.rawBody?.examples?.[type] ?? route.rawBody?.example)
+                        ? { example: route.rawBody?.examples?.[type] ?? route.rawBody?.example }
+                        : {}),
                     },
                   ]),
                 ),
               },
-            }
-          : {}),
+            },
+          }
+        : {}),
       responses,
     };
   }

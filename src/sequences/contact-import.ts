@@ -1,4 +1,12 @@
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { recordAudit } from '../audit/audit.repository.ts';
 import { AppError, type FieldProblem } from '../errors.ts';
+import { copyValue, csvRows, ndjsonRows, type RawRow, rowLine } from '../shared/import-rows.ts';
+import { findBadText } from '../shared/text.ts';
 import { type CreateContact, createContactSchema } from './sequence.schemas.ts';
 
 export const MAX_IMPORT_ROWS = 10_000;
@@ -106,4 +114,175 @@ export function parseContacts(input: {
   }
   if (problems.length) throw AppError.validation(problems);
   return contacts;
+}
+
+export type ContactImportFormat = 'csv' | 'ndjson';
+
+/** What a bulk import did; rows and emails are listed up to `maxListed` (100), counted in full. */
+export interface ContactImportResult {
+  created: number;
+  /** Emails already stored (first `maxListed`): listed, never overwritten. */
+  existing: string[];
+  existing_count: number;
+  /** Rows refused (each with nothing stored), and what was wrong: line in the file, field, message. */
+  rejected: number;
+  rejected_rows: { line: number; field: string; message: string }[];
+}
+
+/**
+ * Contacts streamed from a CSV (header row: email, first_name, last_name, company, time_zone, in any
+ * case and order; every other column goes into `fields`) or NDJSON body (one contact object per
+ * line), never held whole in memory. Each row is validated on its own as it streams; a bad row is
+ * rejected whole (nothing of it is stored) and reported with its line and field, and the good rows
+ * go on. A later row repeating an email of the file is rejected naming the first line. Good rows
+ * are staged with COPY and inserted in one statement, in one transaction with the audit row: a
+ * body that breaks off mid-stream stores nothing.
+ */
+export async function importContacts(
+  pool: pg.Pool,
+  input: Readable,
+  format: ContactImportFormat,
+  actor: string,
+  options: { maxListed?: number } = {},
+): Promise<ContactImportResult> {
+  const maxListed = options.maxListed ?? 100;
+  const rejectedRows: { line: number; field: string; message: string }[] = [];
+  let rejected = 0;
+  let read = 0;
+  // Rows stream in order, so the problems of one row arrive together: one rejected row each.
+  let lastRejected = -1;
+  const reject = (line: number, field: string, message: string) => {
+    if (line !== lastRejected) rejected++;
+    lastRejected = line;
+    if (rejectedRows.length < maxListed) rejectedRows.push({ line, field, message });
+  };
+  const rejectParse = (line: number, reason: string) => {
+    const [field, ...rest] = reason.split(': ');
+    reject(line, field ?? format, rest.join(': ') || reason);
+  };
+  const header = (names: string[]) => {
+    const mapped = names.map((h) => {
+      const name = h.trim();
+      return KNOWN.includes(name.toLowerCase()) ? name.toLowerCase() : name;
+    });
+    if (!mapped.includes('email'))
+      throw AppError.validation([
+        { field: 'csv', message: 'the first row must be a header with an email column' },
+      ]);
+    return mapped;
+  };
+
+  let out = '';
+  const toCopyLine = new Transform({
+    writableObjectMode: true,
+    flush(done) {
+      done(null, out || undefined);
+    },
+    transform(row: RawRow, _enc, done) {
+      read++;
+      const line = rowLine(row);
+      const value = format === 'csv' ? csvContact(row.record) : row.record;
+      const bad = findBadText(value);
+      if (bad) {
+        reject(line, bad.field, bad.message);
+        return done();
+      }
+      const parsed = createContactSchema.safeParse(value);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues.slice(0, 3))
+          reject(line, issue.path.join('.') || '(row)', issue.message);
+        return done();
+      }
+      const c = parsed.data;
+      out += `${line}\t${copyValue(c.email)}\t${copyValue(c.first_name)}\t${copyValue(c.last_name)}\t${copyValue(c.company)}\t${copyValue(c.time_zone ?? null)}\t${copyValue(JSON.stringify(c.fields))}\n`;
+      if (out.length < 65_536) return done();
+      const chunk = out;
+      out = '';
+      done(null, chunk);
+    },
+  });
+
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `CREATE TEMP TABLE contacts_import (line int, email text, first_name text, last_name text, company text,
+         time_zone text, fields jsonb) ON COMMIT DROP`,
+    );
+    const copy = client.query(
+      copyFrom(
+        'COPY contacts_import (line, email, first_name, last_name, company, time_zone, fields) FROM STDIN',
+      ),
+    );
+    const source = format === 'csv' ? csvRows(input, rejectParse, header) : ndjsonRows(input, rejectParse);
+    await pipeline(source, toCopyLine, copy);
+    if (read === 0 && rejected === 0)
+      throw AppError.validation([{ field: format, message: 'has no contacts' }]);
+    await client.query('ANALYZE contacts_import');
+    // A later row repeating an email of the file is refused; the first one stands.
+    const repeats = await client.query(
+      `SELECT line, email, first_line, count(*) OVER ()::int AS total FROM (
+         SELECT line, email, min(line) OVER (PARTITION BY email) AS first_line FROM contacts_import) d
+       WHERE line > first_line ORDER BY line LIMIT $1`,
+      [maxListed],
+    );
+    const repeated = repeats.rows[0]?.total ?? 0;
+    rejected += repeated;
+    for (const r of repeats.rows)
+      if (rejectedRows.length < maxListed)
+        rejectedRows.push({
+          line: r.line,
+          field: 'email',
+          message: `repeats ${r.email} from line ${r.first_line}`,
+        });
+    const { rows } = await client.query(
+      `WITH src AS (
+         SELECT DISTINCT ON (email) line, email, first_name, last_name, company, time_zone, fields
+         FROM contacts_import ORDER BY email, line
+       ), ins AS (
+         INSERT INTO contacts (email, first_name, last_name, company, time_zone, fields)
+         SELECT email, first_name, last_name, company, time_zone, fields FROM src ORDER BY line
+         ON CONFLICT DO NOTHING RETURNING email
+       ), kept AS (
+         SELECT line, email FROM src WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.email = src.email)
+       )
+       SELECT (SELECT count(*)::int FROM ins) AS created, (SELECT count(*)::int FROM kept) AS existing_count,
+         coalesce((SELECT array_agg(email ORDER BY line) FROM (SELECT * FROM kept ORDER BY line LIMIT $1) k), '{}')
+           AS existing`,
+      [maxListed],
+    );
+    const result: ContactImportResult = {
+      created: rows[0].created,
+      existing: rows[0].existing,
+      existing_count: rows[0].existing_count,
+      rejected,
+      rejected_rows: rejectedRows.sort((a, b) => a.line - b.line),
+    };
+    await recordAudit(client, {
+      actor,
+      action: 'contact.import',
+      details: { format, created: result.created, existing: result.existing_count, rejected },
+    });
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** A CSV record as a contact: known columns as they are (empty = not given), the others into `fields`. */
+function csvContact(record: Record<string, unknown>): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  const fields: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(record)) {
+    const cell = typeof raw === 'string' ? raw.trim() : raw;
+    if (cell === '' || cell === undefined || cell === null) continue;
+    if (KNOWN.includes(name)) value[name] = cell;
+    else fields[name] = cell;
+  }
+  value.fields = fields;
+  return value;
 }

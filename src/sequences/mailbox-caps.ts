@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { DateTime } from 'luxon';
 import type pg from 'pg';
-import { utcDay } from './sending-window.ts';
+import { localDay } from './sending-window.ts';
 
 export interface MailboxLimits {
   dailyLimit: number;
@@ -9,37 +10,62 @@ export interface MailboxLimits {
   warmupStartedAt: Date | null;
 }
 
-/** Today's cap from the daily limit and the warm-up ramp (day 0 = the UTC day warm-up started). */
-export function dayCap(m: MailboxLimits, at: Date): number {
+/**
+ * The cap of the mailbox's day that holds `at` in `zone` (the sequence's time zone), from the daily
+ * limit and the warm-up ramp: day 0 is the local day warm-up started, counted in calendar days.
+ */
+export function dayCap(m: MailboxLimits, at: Date, zone: string): number {
   if (m.warmupStartLimit == null || m.warmupDailyIncrease == null || !m.warmupStartedAt) return m.dailyLimit;
-  const days = Math.max(
-    0,
-    Math.round((utcDay(at).start.getTime() - utcDay(m.warmupStartedAt).start.getTime()) / 86_400_000),
-  );
+  const day = (d: Date) => DateTime.fromJSDate(d, { zone }).startOf('day');
+  const days = Math.max(0, Math.round(day(at).diff(day(m.warmupStartedAt), 'days').days));
   return Math.min(m.dailyLimit, m.warmupStartLimit + days * m.warmupDailyIncrease);
 }
 
-/** Sends still allowed: the smallest of today's cap (daily limit, warm-up) and the rolling 24 h limit. */
+/** Sends still allowed: the smallest of the day's cap (daily limit, warm-up) and the rolling 24 h limit. */
 export function remainingCapacity(
   m: MailboxLimits,
   at: Date,
+  zone: string,
   sentToday: number,
   sentLast24h: number,
 ): number {
-  return Math.max(0, Math.min(dayCap(m, at) - sentToday, m.dailyLimit - sentLast24h));
+  return Math.max(0, Math.min(dayCap(m, at, zone) - sentToday, m.dailyLimit - sentLast24h));
 }
 
-// Returns the new count, -1 when the cap is reached, -2 when the counter is missing (rebuild first).
+/** One mailbox day to count a send in: the day of the send in `zone`, capped at `cap`. */
+export interface CountedDay {
+  zone: string;
+  cap: number;
+}
+
+// Returns 0 when every counter was incremented, i > 0 when counter i is at its cap, -i when counter i
+// is missing (rebuild it first). All or nothing: one script, so no other send slips in between.
 const RESERVE = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return -2 end
-if tonumber(cur) + 1 > tonumber(ARGV[1]) then return -1 end
-return redis.call('INCR', KEYS[1])`;
+for i = 1, #KEYS do
+  if not redis.call('GET', KEYS[i]) then return -i end
+end
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i])) + 1 > tonumber(ARGV[i]) then return i end
+end
+for i = 1, #KEYS do redis.call('INCR', KEYS[i]) end
+return 0`;
+
+const RELEASE = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
+end
+return 0`;
 
 /**
- * Per mailbox per UTC day, the number of sends lives in Redis (atomic increment with the cap);
- * PostgreSQL (sequence_sends) is the truth: a missing counter is rebuilt from it before any send.
- * Callers hold the mailbox's advisory lock, so the rebuilt count cannot miss a send in flight.
+ * Per mailbox per local day, the number of sends lives in Redis (atomic increment with the cap);
+ * PostgreSQL (sequence_sends) is the truth: a missing counter is rebuilt from it, counting the
+ * mailbox's sends inside the same local-day boundaries, before any send.
+ *
+ * A mailbox's day is the calendar day in the sequence's time zone. A mailbox that sends for
+ * sequences in several zones has one day per zone; each counts every send of the mailbox (from any
+ * sequence) that falls in it, and a send must fit under the cap of the day that holds it in every
+ * one of those zones. With one zone (the usual case) this is simply "N a day in the sequence's zone".
+ * Callers hold the mailbox's advisory lock, so a rebuilt count cannot miss a send in flight.
  */
 export class MailboxCounters {
   constructor(
@@ -47,35 +73,49 @@ export class MailboxCounters {
     private readonly prefix: string,
   ) {}
 
-  key(mailboxId: string, at: Date): string {
-    return `${this.prefix}:seq:sent:${mailboxId}:${utcDay(at).key}`;
+  key(mailboxId: string, zone: string, at: Date): string {
+    return `${this.prefix}:seq:sent:${mailboxId}:${zone}:${localDay(at, zone).key}`;
   }
 
-  async reserve(client: pg.ClientBase, mailboxId: string, at: Date, cap: number): Promise<boolean> {
-    const key = this.key(mailboxId, at);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const result = Number(await this.redis.eval(RESERVE, 1, key, cap));
-      if (result >= 0) return true;
-      if (result === -1) return false;
-      const count = await sentSince(client, mailboxId, utcDay(at).start);
-      await this.redis.set(key, count, 'EX', 2 * 86_400, 'NX');
+  /** Counts one send at `at` in every day; on a full day, says which (its end is when it frees). */
+  async reserve(
+    client: pg.ClientBase,
+    mailboxId: string,
+    at: Date,
+    days: CountedDay[],
+  ): Promise<{ ok: true } | { ok: false; full: { zone: string; start: Date; end: Date } }> {
+    const keys = days.map((d) => this.key(mailboxId, d.zone, at));
+    for (let attempt = 0; attempt <= days.length; attempt++) {
+      const result = Number(await this.redis.eval(RESERVE, keys.length, ...keys, ...days.map((d) => d.cap)));
+      if (result === 0) return { ok: true };
+      if (result > 0) {
+        const zone = (days[result - 1] as CountedDay).zone;
+        return { ok: false, full: { zone, ...localDay(at, zone) } };
+      }
+      const missing = days[-result - 1] as CountedDay;
+      const day = localDay(at, missing.zone);
+      const count = await sentBetween(client, mailboxId, day.start, day.end);
+      await this.redis.set(keys[-result - 1] as string, count, 'EX', 3 * 86_400, 'NX');
     }
-    return false;
+    throw new Error(`mailbox ${mailboxId}: day counters kept disappearing`);
   }
 
-  async release(mailboxId: string, at: Date): Promise<void> {
-    await this.redis.decr(this.key(mailboxId, at));
+  async release(mailboxId: string, at: Date, zones: string[]): Promise<void> {
+    const keys = zones.map((zone) => this.key(mailboxId, zone, at));
+    await this.redis.eval(RELEASE, keys.length, ...keys);
   }
 }
 
-export async function sentSince(
+/** The mailbox's sends in [since, until): "sent today" when `since`/`until` are a local day's edges. */
+export async function sentBetween(
   client: pg.ClientBase | pg.Pool,
   mailboxId: string,
   since: Date,
+  until: Date = new Date(8.64e15),
 ): Promise<number> {
   const { rows } = await client.query(
-    'SELECT count(*)::int AS n FROM sequence_sends WHERE mailbox_id = $1 AND sent_at >= $2',
-    [mailboxId, since],
+    'SELECT count(*)::int AS n FROM sequence_sends WHERE mailbox_id = $1 AND sent_at >= $2 AND sent_at < $3',
+    [mailboxId, since, until],
   );
   return rows[0].n;
 }

@@ -29,12 +29,22 @@ export function isSendingTime(at: Date, hours: SendingHours): boolean {
 
 /** The first instant at or after `at` inside the window on an allowed weekday. */
 export function nextSendingInstant(at: Date, hours: SendingHours): Date {
+  if (isSendingTime(at, hours)) return at;
+  return nextOpening(at, hours);
+}
+
+/**
+ * The first window opening strictly after `at` on one of the allowed weekdays, in the zone (the
+ * contact's, else the sequence's). Exact and DST-safe: the edges come from shared/local-window (an
+ * opening in a spring-forward gap is where the gap ends), never `at` + 24 h.
+ */
+export function nextOpening(at: Date, hours: SendingHours): Date {
   let candidate = at;
   for (let i = 0; i < 16; i++) {
-    if (isSendingTime(candidate, hours)) return candidate;
     candidate = nextWindowOpening(candidate, hours.zone, hours.window);
+    if (hours.days.includes(openingWeekday(candidate, hours))) return candidate;
   }
-  throw new Error(`no sending time within two weeks after ${at.toISOString()} in ${hours.zone}`);
+  throw new Error(`no window opening within two weeks after ${at.toISOString()} in ${hours.zone}`);
 }
 
 /** When the window open at `at` closes. */
@@ -57,8 +67,16 @@ export function localDayPlus(at: Date, zone: string, days: number): Date {
   return DateTime.fromJSDate(at, { zone }).startOf('day').plus({ days }).toJSDate();
 }
 
-/** Start and end of the UTC day of `at`: a mailbox's caps are counted per UTC day. */
-export function utcDay(at: Date): { start: Date; end: Date; key: string } {
-  const start = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
-  return { start, end: new Date(start.getTime() + 86_400_000), key: start.toISOString().slice(0, 10) };
+/**
+ * A mailbox's day: the calendar day of `at` in `zone`, the sequence's time zone (not the contact's:
+ * one mailbox sends to contacts in many zones, and its cap needs one day). 23 or 25 hours long on a
+ * DST change day; `key` is the local date (YYYY-MM-DD) that names the Redis counter.
+ */
+export function localDay(at: Date, zone: string): { start: Date; end: Date; key: string } {
+  const start = DateTime.fromJSDate(at, { zone }).startOf('day');
+  return {
+    start: start.toJSDate(),
+    end: start.plus({ days: 1 }).toJSDate(),
+    key: start.toISODate() as string,
+  };
 }

@@ -4,11 +4,11 @@ import type { AlertService } from '../alerts/alert.service.ts';
 import type { Config } from '../config/config.ts';
 import type { DeliveryService } from '../delivery/delivery.service.ts';
 import type { ProviderEvent } from '../delivery/message.repository.ts';
-import { AppError, zodFields } from '../errors.ts';
+import { AppError, isAppError, zodFields } from '../errors.ts';
 import type { ApiRoute } from '../http/api-route.ts';
 import type { Queues } from '../jobs/queues.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
-import type { Logger } from '../logging/logger.ts';
+import { describeError, type Logger } from '../logging/logger.ts';
 import type { Clock } from '../shared/time.ts';
 import type { SlackPostService } from '../slack/posts/slack-post.service.ts';
 import { MailboxCounters } from './mailbox-caps.ts';
@@ -114,8 +114,9 @@ export function createSequences(deps: {
 
   const afterStops = async (stopped: StopResult[], status: string) => {
     if (status !== 'bounced') return;
-    for (const mailboxId of new Set(stopped.map((s) => s.mailboxId))) {
-      const paused = await service.pauseOnBounceRate(mailboxId);
+    const mailboxes = new Map(stopped.map((s) => [s.mailboxId, s.timeZone]));
+    for (const [mailboxId, zone] of mailboxes) {
+      const paused = await service.pauseOnBounceRate(mailboxId, zone);
       if (paused) {
         const text = `:warning: Mailbox ${paused.email} paused: ${paused.bounced} of ${paused.sent} sequence mails bounced today (over 5%). Check the list and resume it with PATCH /v1/mailboxes/${mailboxId} {"status":"active"}.`;
         await deps.alerts.post('sequence-mailbox-paused', {
@@ -181,14 +182,26 @@ export function createSequences(deps: {
       sequences: {
         [SEQUENCE_PLAN_JOB]: async () => ({ planned: await planNow() }),
         [SEQUENCE_SEND_JOB]: async (job, jobLogger) => {
-          const outcome = await sendStep(
-            senderDeps,
-            job.data.enrollmentId,
-            deps.clock.now(),
-            job.data.plannedAt,
-          );
-          if (outcome.status === 'over_cap')
-            jobLogger.info('sequence send over the mailbox cap: back to the planner');
+          let outcome: Awaited<ReturnType<typeof sendStep>>;
+          try {
+            outcome = await sendStep(senderDeps, job.data.enrollmentId, deps.clock.now(), job.data.plannedAt);
+          } catch (error) {
+            // The last attempt (or a permanent error): the enrollment is `failed`, not left planned forever.
+            const permanent = isAppError(error) && !error.retryable;
+            if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+              const failed = await service.markFailed(
+                job.data.enrollmentId,
+                job.data.plannedAt,
+                describeError(error).error,
+              );
+              if (failed) jobLogger.warn('sequence step failed for good: enrollment marked failed');
+            }
+            throw error;
+          }
+          if (outcome.status === 'rescheduled')
+            jobLogger.info(
+              `sequence send ${outcome.reason === 'over_cap' ? 'over the mailbox cap' : 'outside the window'}: rescheduled to ${outcome.at.toISOString()}`,
+            );
           return outcome;
         },
       },

@@ -1,7 +1,9 @@
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { type AuditEntry, recordAudit } from '../audit/audit.repository.ts';
 import { inTransaction } from '../db/client.ts';
 import { AppError } from '../errors.ts';
+import { type ContactImportFormat, importContacts } from './contact-import.ts';
 import type {
   CreateContact,
   CreateMailbox,
@@ -200,6 +202,11 @@ export class SequenceRepository {
           ? { actor, action: 'contact.create', details: { count: r.created.length } }
           : undefined,
     );
+  }
+
+  /** A streamed CSV/NDJSON import (see importContacts): bad rows reported, good ones stored. */
+  importContacts(input: Readable, format: ContactImportFormat, actor: string) {
+    return importContacts(this.pool, input, format, actor);
   }
 
   async listContacts(limit: number, after?: string) {

@@ -1,6 +1,7 @@
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { type ApiRoute, route } from '../http/api-route.ts';
+import { type ApiRoute, mediaType, route } from '../http/api-route.ts';
 import { problemSchema } from '../http/openapi.ts';
 import type { Clock } from '../shared/time.ts';
 import { parseContacts } from './contact-import.ts';
@@ -31,6 +32,15 @@ const bulkContactsSchema = z
   .refine((b) => [b.csv, b.ndjson, b.contacts].filter((v) => v !== undefined).length === 1, {
     message: 'give exactly one of csv, ndjson or contacts',
   });
+/** Streamed bulk contacts (the server leaves these bodies unread for the handler). */
+export const CONTACT_IMPORT_CONTENT_TYPES = ['text/csv', 'application/x-ndjson', 'application/ndjson'];
+const bulkResultSchema = z.object({
+  created: z.number(),
+  existing: z.array(z.string()),
+  existing_count: z.number(),
+  rejected: z.number(),
+  rejected_rows: z.array(z.object({ line: z.number(), field: z.string(), message: z.string() })),
+});
 const problem = (description: string) => ({ description, schema: problemSchema });
 const idParams = (what: string) => z.object({ id: z.uuid({ message: `must be a ${what} id (UUID)` }) });
 const enrollmentParams = z.object({
@@ -200,22 +210,52 @@ export function sequenceRoutes(deps: {
         path: '/v1/contacts/bulk',
         scope,
         summary:
-          'Create contacts in bulk: `csv` (header row with email, first_name, last_name, company, time_zone; other columns go into fields), `ndjson` (one contact per line) or `contacts` (an array); up to 10,000. Every row is checked first: any error and nothing is stored.',
+          'Create contacts in bulk, streamed: a `text/csv` body (header row with email, first_name, last_name, company, time_zone; other columns go into fields) or an `application/x-ndjson` body (one contact object per line), any size. Each row is checked on its own: a bad row is stored not at all and listed in `rejected_rows` with its line and field; the good rows are stored. The older JSON form `{"csv"|"ndjson"|"contacts": …}` (up to 10,000) still works and stays all-or-nothing: any bad row is a 400 naming it, and nothing is stored.',
         tag,
         body: bulkContactsSchema,
         bodyLimit: 10 * 1024 * 1024,
+        rawBody: {
+          contentTypes: CONTACT_IMPORT_CONTENT_TYPES,
+          examples: {
+            'text/csv':
+              'email,first_name,last_name,company,time_zone,plan\nana@example.com,Ana,Diaz,"Acme, Inc",Europe/Madrid,pro\n',
+            'application/x-ndjson':
+              '{"email":"ana@example.com","first_name":"Ana","fields":{"plan":"pro"}}\n',
+            'application/ndjson': '{"email":"ana@example.com","first_name":"Ana","fields":{"plan":"pro"}}\n',
+          },
+        },
         responses: {
           200: {
-            description: 'How many were created; emails already stored are listed, not overwritten',
-            schema: z.object({ created: z.number(), existing: z.array(z.string()) }),
+            description:
+              'Counts: created; emails already stored (listed up to 100, not overwritten) and their count; rejected rows and the first 100 problems (line, field, message)',
+            schema: bulkResultSchema,
           },
-          400: problem('A row is wrong: `errors` names its line and field'),
+          400: problem(
+            'JSON form: a row is wrong (`errors` names its line and field). Streamed: no email column in the CSV header, or no contacts at all',
+          ),
         },
       },
-      async ({ body, principal }) => {
+      async ({ body, principal, request }) => {
+        const type = mediaType(request);
+        if (CONTACT_IMPORT_CONTENT_TYPES.includes(type)) {
+          const format = type === 'text/csv' ? 'csv' : 'ndjson';
+          return {
+            status: 200,
+            body: await repo.importContacts(request.body as Readable, format, actor(principal.id)),
+          };
+        }
         const contacts = parseContacts(body);
         const result = await repo.createContacts(contacts, actor(principal.id));
-        return { status: 200, body: { created: result.created.length, existing: result.existing } };
+        return {
+          status: 200,
+          body: {
+            created: result.created.length,
+            existing: result.existing,
+            existing_count: result.existing.length,
+            rejected: 0,
+            rejected_rows: [],
+          },
+        };
       },
     ),
     route(
@@ -353,7 +393,8 @@ export function sequenceRoutes(deps: {
         method: 'get',
         path: '/v1/sequences/{id}/forecast',
         scope,
-        summary: 'Planned sends per mailbox per (UTC) day for the next 7 days under the current caps',
+        summary:
+          'Planned sends per mailbox per day (the local day in the sequence time zone; `date` is that local date) for the next 7 days under the current caps',
         tag,
         params: idParams('sequence'),
         responses: {

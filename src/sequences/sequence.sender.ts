@@ -2,8 +2,16 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../db/client.ts';
 import type { InternalEmail } from '../delivery/delivery.service.ts';
-import { dayCap, type MailboxCounters, sentSince } from './mailbox-caps.ts';
-import { isSendingTime, localDayPlus, nextSendingInstant, type SendingHours } from './sending-window.ts';
+import { type CountedDay, dayCap, type MailboxCounters, sentBetween } from './mailbox-caps.ts';
+import {
+  isSendingTime,
+  localDayPlus,
+  nextOpening,
+  type SendingHours,
+  sendingClosesAt,
+  windowMinutes,
+} from './sending-window.ts';
+import { minSpacingMs } from './sequence.planner.ts';
 import { renderBody, renderSubject } from './sequence-template.ts';
 import { signUnsubscribe } from './unsubscribe-token.ts';
 
@@ -12,8 +20,7 @@ export const SEQUENCE_KIND = 'sequence';
 export type SendOutcome =
   | { status: 'sent'; messageId: string; step: number }
   | { status: 'skipped'; reason: string }
-  | { status: 'rescheduled'; at: Date; reason: 'outside_window' }
-  | { status: 'over_cap' };
+  | { status: 'rescheduled'; at: Date; reason: 'outside_window' | 'over_cap' };
 
 export interface SenderDeps {
   pool: pg.Pool;
@@ -33,9 +40,15 @@ export function stepMessageId(enrollmentId: string, step: number): string {
 
 /**
  * Sends an enrollment's next step at its planned time, after checking again everything that may have
- * changed since it was planned: status, the window (else: the next opening), and the mailbox's cap
- * (Redis counter with the cap, rebuilt from PostgreSQL if lost; rolling 24 h from PostgreSQL). Over
- * the cap, the plan is dropped and the planner fits it into a later day's capacity, oldest first.
+ * changed since it was planned: status, the window, and the mailbox's cap (Redis counter of the
+ * mailbox's local day with the cap, rebuilt from PostgreSQL if lost; rolling 24 h from PostgreSQL).
+ *
+ * Outside the window or over the cap it does not send: it reschedules the step to the next window
+ * opening in the contact's zone (else the sequence's) on one of the sequence's days; over the day's
+ * cap, the first opening after that mailbox day ends. `planned_at` and `next_send_at` both become
+ * that instant and a delayed job is enqueued for it, so the planner leaves the enrollment alone and
+ * counts it in that day's planned sends. Several steps of one mailbox rescheduled to one opening are
+ * spaced like the planner's plans (minSpacingMs), so a full day of them does not go out in a burst.
  */
 export async function sendStep(
   deps: SenderDeps,
@@ -45,7 +58,7 @@ export async function sendStep(
   plannedAt?: number,
 ): Promise<SendOutcome> {
   let after: (() => Promise<void>) | undefined;
-  let reserved: { mailboxId: string } | undefined;
+  let reserved: { mailboxId: string; zones: string[] } | undefined;
   try {
     const outcome = await inTransaction(deps.pool, async (client): Promise<SendOutcome> => {
       const { rows } = await client.query(
@@ -88,12 +101,33 @@ export async function sendStep(
         window: { from: e.window_from, to: e.window_to },
         days: e.days,
       };
-      if (!isSendingTime(now, hours)) {
-        const at = nextSendingInstant(now, hours);
-        await client.query('UPDATE sequence_contacts SET planned_at = $2 WHERE id = $1', [enrollmentId, at]);
+      const limits = {
+        dailyLimit: e.daily_limit,
+        warmupStartLimit: e.warmup_start_limit,
+        warmupDailyIncrease: e.warmup_daily_increase,
+        warmupStartedAt: e.warmup_started_at,
+      };
+      const reschedule = async (from: Date, reason: 'outside_window' | 'over_cap'): Promise<SendOutcome> => {
+        const at = await freeSlot(
+          client,
+          e.mailbox_id,
+          enrollmentId,
+          nextOpening(from, hours),
+          hours,
+          limits,
+          e.sequence_zone,
+        );
+        await client.query(
+          'UPDATE sequence_contacts SET planned_at = $2, next_send_at = $2, updated_at = now() WHERE id = $1',
+          [enrollmentId, at],
+        );
         after = () => deps.reschedule(enrollmentId, at);
-        return { status: 'rescheduled', at, reason: 'outside_window' };
-      }
+        return { status: 'rescheduled', at, reason };
+      };
+      // One sender per mailbox at a time: the counter rebuild, the 24 h count and the free slot of a
+      // reschedule see every send and plan before them.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('briefly:mailbox:' || $1))`, [e.mailbox_id]);
+      if (!isSendingTime(now, hours)) return reschedule(now, 'outside_window');
       const step = e.current_step + 1;
       const steps = await client.query('SELECT * FROM sequence_steps WHERE sequence_id = $1 ORDER BY step', [
         e.sequence_id,
@@ -108,26 +142,23 @@ export async function sendStep(
         return { status: 'skipped', reason: 'no_more_steps' };
       }
 
-      // One sender per mailbox at a time: the counter rebuild and the 24 h count see every send before it.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('briefly:mailbox:' || $1))`, [e.mailbox_id]);
       const already = await client.query(
         'SELECT * FROM sequence_sends WHERE enrollment_id = $1 AND step = $2',
         [enrollmentId, step],
       );
-      const limits = {
-        dailyLimit: e.daily_limit,
-        warmupStartLimit: e.warmup_start_limit,
-        warmupDailyIncrease: e.warmup_daily_increase,
-        warmupStartedAt: e.warmup_started_at,
-      };
       if (!already.rows[0]) {
         const over24h =
-          (await sentSince(client, e.mailbox_id, new Date(now.getTime() - 86_400_000))) >= e.daily_limit;
-        if (over24h || !(await deps.counters.reserve(client, e.mailbox_id, now, dayCap(limits, now)))) {
-          await client.query('UPDATE sequence_contacts SET planned_at = NULL WHERE id = $1', [enrollmentId]);
-          return { status: 'over_cap' };
-        }
-        reserved = { mailboxId: e.mailbox_id };
+          (await sentBetween(client, e.mailbox_id, new Date(now.getTime() - 86_400_000))) >= e.daily_limit;
+        if (over24h) return reschedule(now, 'over_cap');
+        const days = await countedDays(client, e.mailbox_id, e.sequence_zone, limits, now);
+        const reservation = await deps.counters.reserve(client, e.mailbox_id, now, days);
+        // The day is full until it ends: the next opening inside it would be over the cap again.
+        if (!reservation.ok)
+          return reschedule(
+            new Date(Math.max(now.getTime(), reservation.full.end.getTime() - 1)),
+            'over_cap',
+          );
+        reserved = { mailboxId: e.mailbox_id, zones: days.map((d) => d.zone) };
       }
 
       const contact = {
@@ -194,6 +225,55 @@ export async function sendStep(
     return outcome;
   } finally {
     // The transaction failed after the counter moved: give the reservation back.
-    if (reserved) await deps.counters.release(reserved.mailboxId, now).catch(() => undefined);
+    if (reserved) await deps.counters.release(reserved.mailboxId, now, reserved.zones).catch(() => undefined);
   }
+}
+
+/**
+ * The mailbox days a send at `now` counts in: the day in its sequence's zone, plus the day in the
+ * zone of every other sequence the mailbox sends for (see MailboxCounters), each with its cap.
+ */
+async function countedDays(
+  client: pg.ClientBase,
+  mailboxId: string,
+  sequenceZone: string,
+  limits: Parameters<typeof dayCap>[0],
+  now: Date,
+): Promise<CountedDay[]> {
+  const { rows } = await client.query(
+    `SELECT DISTINCT s.time_zone FROM sequence_mailboxes sm JOIN sequences s ON s.id = sm.sequence_id
+     WHERE sm.mailbox_id = $1 ORDER BY s.time_zone`,
+    [mailboxId],
+  );
+  const zones = [sequenceZone, ...rows.map((r) => r.time_zone as string).filter((z) => z !== sequenceZone)];
+  return zones.map((zone) => ({ zone, cap: dayCap(limits, now, zone) }));
+}
+
+/**
+ * The first instant at or after `opening` at least the mailbox's minimum spacing away from its other
+ * plans (the planner's bound: at most ceil(cap / window minutes) + 1 sends a minute).
+ */
+async function freeSlot(
+  client: pg.ClientBase,
+  mailboxId: string,
+  enrollmentId: string,
+  opening: Date,
+  hours: SendingHours,
+  limits: Parameters<typeof dayCap>[0],
+  sequenceZone: string,
+): Promise<Date> {
+  const spacing = minSpacingMs(dayCap(limits, opening, sequenceZone), windowMinutes(hours.window));
+  const { rows } = await client.query(
+    `SELECT planned_at FROM sequence_contacts
+     WHERE mailbox_id = $1 AND status = 'active' AND id <> $2 AND planned_at > $3 AND planned_at < $4
+     ORDER BY planned_at`,
+    [mailboxId, enrollmentId, new Date(opening.getTime() - spacing), sendingClosesAt(opening, hours)],
+  );
+  let slot = opening.getTime();
+  for (const r of rows) {
+    const planned = (r.planned_at as Date).getTime();
+    if (planned >= slot + spacing) break;
+    slot = Math.max(slot, planned + spacing);
+  }
+  return new Date(slot);
 }

@@ -2,10 +2,10 @@ import type pg from 'pg';
 import { inTransaction } from '../db/client.ts';
 import type { Clock } from '../shared/time.ts';
 import { dayCap, remainingCapacity } from './mailbox-caps.ts';
-import { nextSendingInstant, type SendingHours, utcDay } from './sending-window.ts';
+import { localDay, nextSendingInstant, type SendingHours } from './sending-window.ts';
 import type { EnrollmentStatus } from './sequence.tables.ts';
 
-/** A bounce rate over this share of a mailbox's sends in a (UTC) day pauses it. */
+/** A bounce rate over this share of a mailbox's sends in its day (in the sequence's zone) pauses it. */
 export const BOUNCE_PAUSE_RATE = 0.05;
 /** ...once it has sent at least this many that day (one early bounce is not a rate). */
 export const BOUNCE_PAUSE_MIN_SENDS = 20;
@@ -16,6 +16,8 @@ export interface StopResult {
   contactEmail: string;
   ownerSlackUserId: string | null;
   mailboxId: string;
+  /** The sequence's time zone: the mailbox's day is counted in it. */
+  timeZone: string;
 }
 
 export interface SequenceOverview {
@@ -59,7 +61,7 @@ export class SequenceService {
        FROM sequence_sends s, sequences q, contacts c
        WHERE s.message_id = ANY($1::uuid[]) AND e.id = s.enrollment_id AND q.id = e.sequence_id
          AND c.id = e.contact_id AND e.status IN ('active', 'paused')
-       RETURNING e.id, e.sequence_id, e.mailbox_id, c.email, q.owner_slack_user_id`,
+       RETURNING e.id, e.sequence_id, e.mailbox_id, c.email, q.owner_slack_user_id, q.time_zone`,
       [messageIds, status, reason],
     );
     return rows.map((r) => ({
@@ -68,6 +70,7 @@ export class SequenceService {
       contactEmail: r.email,
       ownerSlackUserId: r.owner_slack_user_id,
       mailboxId: r.mailbox_id,
+      timeZone: r.time_zone,
     }));
   }
 
@@ -96,6 +99,24 @@ export class SequenceService {
     return rows.map((r) => r.message_id);
   }
 
+  /**
+   * A step that could not be sent after its last attempt: the enrollment stops as `failed` with the
+   * reason (only if it is still planned for that instant; a replanned one is left alone).
+   */
+  async markFailed(enrollmentId: string, plannedAt: number | undefined, reason: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE sequence_contacts SET status = 'failed', stopped_reason = $3, planned_at = NULL, next_send_at = NULL,
+         updated_at = now()
+       WHERE id = $1 AND status = 'active' AND ($2::timestamptz IS NULL OR planned_at = $2::timestamptz)`,
+      [
+        enrollmentId,
+        plannedAt === undefined ? null : new Date(plannedAt),
+        `send failed: ${reason.slice(0, 500)}`,
+      ],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** One-click unsubscribe: the contact's enrollments in that sequence stop (idempotent). */
   async unsubscribe(contactId: string, sequenceId: string): Promise<number> {
     const { rowCount } = await this.pool.query(
@@ -108,21 +129,24 @@ export class SequenceService {
   }
 
   /**
-   * Pauses a mailbox whose bounces today are over BOUNCE_PAUSE_RATE of its sends today. Returns the
+   * Pauses a mailbox whose bounces today are over BOUNCE_PAUSE_RATE of its sends today, "today" being
+   * the mailbox's day in `zone` (the time zone of the sequence whose mail bounced). Returns the
    * figures when it paused it now (so the caller alerts once), undefined otherwise.
    */
   async pauseOnBounceRate(
     mailboxId: string,
+    zone: string,
   ): Promise<{ email: string; sent: number; bounced: number } | undefined> {
-    const day = utcDay(this.clock.now());
+    const day = localDay(this.clock.now(), zone);
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query(
         `SELECT m.email, m.status,
-           (SELECT count(*)::int FROM sequence_sends s WHERE s.mailbox_id = m.id AND s.sent_at >= $2) AS sent,
+           (SELECT count(*)::int FROM sequence_sends s WHERE s.mailbox_id = m.id AND s.sent_at >= $2
+              AND s.sent_at < $3) AS sent,
            (SELECT count(*)::int FROM sequence_sends s JOIN sequence_contacts e ON e.id = s.enrollment_id
-              WHERE s.mailbox_id = m.id AND s.sent_at >= $2 AND e.status = 'bounced') AS bounced
+              WHERE s.mailbox_id = m.id AND s.sent_at >= $2 AND s.sent_at < $3 AND e.status = 'bounced') AS bounced
          FROM mailboxes m WHERE m.id = $1 FOR UPDATE`,
-        [mailboxId, day.start],
+        [mailboxId, day.start, day.end],
       );
       const m = rows[0];
       if (
@@ -143,9 +167,11 @@ export class SequenceService {
     });
   }
 
-  /** For Slack: each sequence with today's (UTC) planned and sent per mailbox, replies and bounces. */
+  /**
+   * For Slack: each sequence with today's planned and sent per mailbox ("today" in the sequence's
+   * time zone, the mailbox's day), replies and bounces.
+   */
   async overview(): Promise<SequenceOverview[]> {
-    const day = utcDay(this.clock.now());
     const { rows } = await this.pool.query(
       `SELECT q.id, q.name, q.status, q.window_from, q.window_to, q.time_zone,
          (SELECT count(*)::int FROM sequence_steps st WHERE st.sequence_id = q.id) AS steps,
@@ -154,13 +180,18 @@ export class SequenceService {
          (SELECT count(*)::int FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.status = 'bounced') AS bounced,
          coalesce((SELECT json_agg(json_build_object('email', m.email, 'status', m.status,
              'planned', (SELECT count(*) FROM sequence_contacts e WHERE e.sequence_id = q.id AND e.mailbox_id = m.id
-                           AND e.status = 'active' AND e.planned_at >= $1 AND e.planned_at < $2),
+                           AND e.status = 'active' AND e.planned_at >= d.day_start AND e.planned_at < d.day_end),
              'sent', (SELECT count(*) FROM sequence_sends s JOIN sequence_contacts e ON e.id = s.enrollment_id
-                        WHERE e.sequence_id = q.id AND s.mailbox_id = m.id AND s.sent_at >= $1 AND s.sent_at < $2))
+                        WHERE e.sequence_id = q.id AND s.mailbox_id = m.id AND s.sent_at >= d.day_start
+                          AND s.sent_at < d.day_end))
              ORDER BY m.email)
            FROM sequence_mailboxes sm JOIN mailboxes m ON m.id = sm.mailbox_id WHERE sm.sequence_id = q.id), '[]') AS mailboxes
-       FROM sequences q ORDER BY q.created_at, q.id LIMIT 20`,
-      [day.start, day.end],
+       FROM sequences q,
+         LATERAL (SELECT date_trunc('day', $1::timestamptz AT TIME ZONE q.time_zone) AT TIME ZONE q.time_zone AS day_start,
+                    (date_trunc('day', $1::timestamptz AT TIME ZONE q.time_zone) + interval '1 day')
+                      AT TIME ZONE q.time_zone AS day_end) d
+       ORDER BY q.created_at, q.id LIMIT 20`,
+      [this.clock.now()],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -182,18 +213,26 @@ export class SequenceService {
   }
 
   /**
-   * Planned sends per mailbox per (UTC) day for the next 7 days under the current caps: the active
-   * enrollments' next steps, oldest first, fitted into each day's capacity (warm-up included); what
-   * does not fit moves to the next day. Later steps of the same contact are not projected.
+   * Planned sends per mailbox per day for the next 7 days under the current caps, days being the
+   * mailbox's days in the sequence's time zone (`date` is that local date): the active enrollments'
+   * next steps, oldest first, fitted into each day's capacity (warm-up included); what does not fit
+   * moves to the next day. Later steps of the same contact are not projected.
    */
   async forecast(sequenceId: string): Promise<ForecastDay[]> {
     const now = this.clock.now();
-    const today = utcDay(now);
+    const zoneRow = await this.pool.query('SELECT time_zone FROM sequences WHERE id = $1', [sequenceId]);
+    const zone: string = zoneRow.rows[0]?.time_zone ?? 'UTC';
+    const days = [localDay(now, zone)];
+    for (let i = 1; i < 7; i++) days.push(localDay((days[i - 1] as { end: Date }).end, zone));
+    const today = days[0] as { start: Date; end: Date };
+    const dayIndex = (at: Date) => days.findIndex((d) => at >= d.start && at < d.end);
     const mailboxes = (
       await this.pool.query(
-        `SELECT m.*, (SELECT count(*)::int FROM sequence_sends s WHERE s.mailbox_id = m.id AND s.sent_at >= $2) AS sent_today
+        `SELECT m.*,
+           (SELECT count(*)::int FROM sequence_sends s WHERE s.mailbox_id = m.id AND s.sent_at >= $2 AND s.sent_at < $3) AS sent_today,
+           (SELECT count(*)::int FROM sequence_sends s WHERE s.mailbox_id = m.id AND s.sent_at >= $4) AS sent_24h
          FROM mailboxes m JOIN sequence_mailboxes sm ON sm.mailbox_id = m.id WHERE sm.sequence_id = $1 ORDER BY m.email`,
-        [sequenceId, today.start],
+        [sequenceId, today.start, today.end, new Date(now.getTime() - 86_400_000)],
       )
     ).rows;
     const due = (
@@ -206,9 +245,6 @@ export class SequenceService {
         [sequenceId],
       )
     ).rows;
-    const days = Array.from({ length: 7 }, (_, i) =>
-      utcDay(new Date(today.start.getTime() + i * 86_400_000)),
-    );
     const result: ForecastDay[] = days.map((d) => ({ date: d.key, mailboxes: [] }));
     for (const m of mailboxes) {
       const limits = {
@@ -222,8 +258,8 @@ export class SequenceService {
         paused
           ? 0
           : i === 0
-            ? remainingCapacity(limits, now, m.sent_today, m.sent_today)
-            : dayCap(limits, d.start),
+            ? remainingCapacity(limits, now, zone, m.sent_today, m.sent_24h)
+            : dayCap(limits, d.start, zone),
       );
       const planned = days.map(() => 0);
       for (const e of due.filter((r) => r.mailbox_id === m.id)) {
@@ -233,12 +269,17 @@ export class SequenceService {
           days: e.days,
         };
         let at = nextSendingInstant(new Date(Math.max(now.getTime(), e.at.getTime())), hours);
-        let index = Math.floor((utcDay(at).start.getTime() - today.start.getTime()) / 86_400_000);
-        while (index < 7 && (planned[index] as number) >= (capacity[index] as number)) {
-          at = nextSendingInstant(days[index + 1]?.start ?? at, hours);
-          index = Math.floor((utcDay(at).start.getTime() - today.start.getTime()) / 86_400_000);
+        let index = dayIndex(at);
+        while (index >= 0 && (planned[index] as number) >= (capacity[index] as number)) {
+          const next = days[index + 1];
+          if (!next) {
+            index = -1;
+            break;
+          }
+          at = nextSendingInstant(next.start, hours);
+          index = dayIndex(at);
         }
-        if (index < 7) planned[index] = (planned[index] as number) + 1;
+        if (index >= 0) planned[index] = (planned[index] as number) + 1;
       }
       days.forEach((_, i) => {
         result[i]?.mailboxes.push({

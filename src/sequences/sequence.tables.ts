@@ -31,7 +31,7 @@ export const ENROLLMENT_STATUSES = [
 ] as const;
 export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
 
-/** A team mailbox sequences send from; its caps are counted per UTC day and over a rolling 24 h. */
+/** A team mailbox sequences send from; its caps are counted per local day (in the sequence's time zone) and over a rolling 24 h. */
 export const mailboxes = pgTable('mailboxes', {
   id: uuid('id').primaryKey().defaultRandom(),
   email: text('email').notNull().unique(),

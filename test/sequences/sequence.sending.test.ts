@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRetentionMetric, RetentionPurger } from '../../src/retention/retention.purger.ts';
 import { RETENTION, type RetentionRule } from '../../src/retention/retention.ts';
 import { isSendingTime } from '../../src/sequences/sending-window.ts';
+import { sendJobIdFor } from '../../src/sequences/sequence.module.ts';
 import { planSends } from '../../src/sequences/sequence.planner.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 
@@ -40,6 +41,7 @@ async function setup(opts: {
   warmup?: { start_limit: number; daily_increase: number };
   contacts?: number;
   contactZone?: string | null;
+  sequenceZone?: string;
   window?: { from: string; to: string };
   days?: number[];
   steps?: { delay_days: number; subject: string; body: string }[];
@@ -72,7 +74,7 @@ async function setup(opts: {
       name: 'Outbound',
       window: opts.window ?? { from: '09:00', to: '17:00' },
       days: opts.days ?? [1, 2, 3, 4, 5, 6, 7],
-      time_zone: 'America/New_York',
+      time_zone: opts.sequenceZone ?? 'America/New_York',
       status: 'active',
       mailbox_ids: [mailbox.id],
       steps: opts.steps ?? [
@@ -159,7 +161,7 @@ describe('sequence planner and sender', () => {
     const sent = await svc.db.query('SELECT count(*)::int AS n FROM sequence_sends');
     expect(sent.rows[0].n).toBe(4);
     expect(sentBefore).toBe(2);
-    expect(outcomes.filter((o) => o.status === 'over_cap').length).toBe(4);
+    expect(outcomes.filter((o) => o.status === 'rescheduled' && o.reason === 'over_cap').length).toBe(4);
     expect(Number(await (await redis()).get(keys[0] as string))).toBe(4);
     expect(enrollments).toHaveLength(8);
   });
@@ -317,5 +319,224 @@ describe('sequence planner and sender', () => {
     expect((a?.length ?? 0) + (b?.length ?? 0)).toBe(40);
     const ids = [...(a ?? []), ...(b ?? [])].map((p) => p.enrollmentId);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("when a send finds the mailbox's day full, then it is rescheduled to the next window opening on an allowed day in the contact's zone (DST-exact), not handed back to the planner", async () => {
+    // Friday 2026-03-06 09:00 in New York; weekdays only; New York springs forward on Sunday 03-08.
+    now = new Date('2026-03-06T14:00:00Z');
+    // Warm-up from 1 a day (by 1): Friday's day holds one send, the rolling 24 h limit (10) never binds.
+    const { enrollments, contacts } = await setup({
+      dailyLimit: 10,
+      warmup: { start_limit: 1, daily_increase: 1 },
+      contacts: 4,
+      days: [1, 2, 3, 4, 5],
+    });
+    await svc.db.query(`UPDATE contacts SET time_zone = 'Asia/Kolkata' WHERE id = $1`, [contacts[3]?.id]);
+    const kolkata = enrollments.find((e) => e.contact_id === contacts[3]?.id)?.id as string;
+    expect(await svc.sequences.planNow()).toBe(1);
+    const sent = await runPlanned(new Date('2026-03-06T22:00:00Z'));
+    expect(sent.map((o) => o.status)).toEqual(['sent']);
+    const [ny1, ny2] = (
+      await svc.db.query('SELECT id FROM sequence_contacts WHERE current_step = 0 AND id <> $1 ORDER BY id', [
+        kolkata,
+      ])
+    ).rows.map((r) => r.id as string);
+    // A buggy or concurrent planner (or a cap lowered since) sends them into a full day.
+    now = new Date('2026-03-06T20:00:00Z');
+    await svc.db.query('UPDATE sequence_contacts SET planned_at = $1 WHERE id = ANY($2::uuid[])', [
+      now,
+      [ny1, ny2, kolkata],
+    ]);
+    const monday0900Edt = new Date('2026-03-09T13:00:00Z'); // not 14:00Z: EDT since Sunday
+    expect(await svc.sequences.sendNow(ny1 as string)).toEqual({
+      status: 'rescheduled',
+      at: monday0900Edt,
+      reason: 'over_cap',
+    });
+    // The next one of the same mailbox at that opening keeps the planner's spacing (cap 1: a minute).
+    expect(await svc.sequences.sendNow(ny2 as string)).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-09T13:01:00Z'),
+      reason: 'over_cap',
+    });
+    // The contact's own zone wins: at 11:30 IST Friday (06:00Z, Friday in New York: the full day) the
+    // next opening is Monday 09:00 in Kolkata (+05:30); the weekend is not a sending day.
+    now = new Date('2026-03-06T06:00:00Z');
+    expect(await svc.sequences.sendNow(kolkata as string)).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-09T03:30:00Z'),
+      reason: 'over_cap',
+    });
+    const rows = (
+      await svc.db.query(
+        'SELECT id, planned_at, next_send_at, status, current_step FROM sequence_contacts WHERE id = ANY($1::uuid[])',
+        [[ny1, ny2, kolkata]],
+      )
+    ).rows;
+    for (const r of rows) {
+      expect(r.status).toBe('active');
+      expect(r.current_step).toBe(0);
+      expect(r.next_send_at).toEqual(r.planned_at);
+    }
+    // A delayed job waits for the opening (the sender's own queue, not the planner).
+    const job = await svc.queues.get('sequences').getJob(sendJobIdFor(ny1 as string, monday0900Edt));
+    expect(job?.data).toEqual({ enrollmentId: ny1, plannedAt: monday0900Edt.getTime() });
+    // The planner leaves them alone and counts them in the capacity of the day they fall in.
+    now = new Date('2026-03-06T20:00:00Z');
+    expect(await svc.sequences.planNow()).toBe(0);
+    now = new Date('2026-03-09T03:00:00Z');
+    expect(await svc.sequences.planNow()).toBe(0);
+    // 09:00 IST Monday is 23:30 EDT Sunday (Sunday's mailbox day); Monday's day holds the other two.
+    const after = await runPlanned(new Date('2026-03-09T22:00:00Z'));
+    expect(after.map((o) => o.status)).toEqual(['sent', 'sent', 'sent']);
+    const sentAt = (
+      await svc.db.query(
+        'SELECT enrollment_id, sent_at FROM sequence_sends WHERE enrollment_id = ANY($1::uuid[])',
+        [[ny1, ny2, kolkata]],
+      )
+    ).rows;
+    expect(Object.fromEntries(sentAt.map((r) => [r.enrollment_id, r.sent_at]))).toEqual({
+      [ny1 as string]: monday0900Edt,
+      [ny2 as string]: new Date('2026-03-09T13:01:00Z'),
+      [kolkata]: new Date('2026-03-09T03:30:00Z'),
+    });
+  });
+
+  it("when the sequence is in Asia/Kolkata, then the mailbox's day and its Redis counter (and the counter's rebuild) are the Kolkata day, not the UTC day", async () => {
+    // The window 02:00-08:00 IST is 20:30Z-02:30Z: one Kolkata day, two UTC days.
+    now = new Date('2026-03-02T20:00:00Z'); // Tuesday 01:30 IST
+    // Warm-up 2, then 3 a day: the day's cap binds, not the rolling 24 h limit (10).
+    const { mailbox } = await setup({
+      dailyLimit: 10,
+      warmup: { start_limit: 2, daily_increase: 1 },
+      contacts: 4,
+      sequenceZone: 'Asia/Kolkata',
+      window: { from: '02:00', to: '08:00' },
+    });
+    expect(await svc.sequences.planNow()).toBe(2);
+    const first = await runPlanned(new Date('2026-03-03T02:30:00Z'));
+    expect(first.map((o) => o.status)).toEqual(['sent', 'sent']);
+    const key = `${svc.config.queuePrefix}:seq:sent:${mailbox.id}:Asia/Kolkata:2026-03-03`;
+    expect(await redisKeys()).toEqual([key]);
+    expect(await redisClient.get(key)).toBe('2');
+    // Redis loses the counter; the rebuild counts the sends since 00:00 IST (18:30Z the day before).
+    await redisClient.del(key);
+    now = new Date('2026-03-03T02:20:00Z'); // 07:50 IST, a new UTC day
+    expect(await svc.sequences.planNow()).toBe(0);
+    const rest = (
+      await svc.db.query(`SELECT id FROM sequence_contacts WHERE current_step = 0 ORDER BY id`)
+    ).rows.map((r) => r.id as string);
+    await svc.db.query('UPDATE sequence_contacts SET planned_at = $1 WHERE id = ANY($2::uuid[])', [
+      now,
+      rest,
+    ]);
+    const outcomes = [];
+    for (const id of rest) outcomes.push(await svc.sequences.sendNow(id));
+    expect(outcomes).toEqual([
+      { status: 'rescheduled', at: new Date('2026-03-03T20:30:00Z'), reason: 'over_cap' },
+      { status: 'rescheduled', at: new Date('2026-03-03T20:31:00Z'), reason: 'over_cap' },
+    ]);
+    expect(await redisClient.get(key)).toBe('2');
+    // The next Kolkata day (cap 3): the two rescheduled sends are counted in it; nothing else is due.
+    now = new Date('2026-03-03T20:00:00Z');
+    expect(await svc.sequences.planNow()).toBe(0);
+    const next = await runPlanned(new Date('2026-03-04T02:30:00Z'));
+    expect(next.map((o) => o.status)).toEqual(['sent', 'sent']);
+    expect(
+      await redisClient.get(`${svc.config.queuePrefix}:seq:sent:${mailbox.id}:Asia/Kolkata:2026-03-04`),
+    ).toBe('2');
+    const sends = (await svc.db.query('SELECT sent_at FROM sequence_sends ORDER BY sent_at')).rows;
+    const perDay = new Map<string, number>();
+    for (const s of sends) {
+      const day = DateTime.fromJSDate(s.sent_at, { zone: 'Asia/Kolkata' }).toISODate() as string;
+      perDay.set(day, (perDay.get(day) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(perDay)).toEqual({ '2026-03-03': 2, '2026-03-04': 2 });
+  });
+
+  it("when New York springs forward, then the mailbox's day is the 23-hour local day: its counter, its rebuild and the next day's opening follow it", async () => {
+    // Sunday 2026-03-08 in New York is 05:00Z to 04:00Z (23 hours); the UTC day ends at 20:00 EDT.
+    now = new Date('2026-03-08T23:00:00Z'); // 19:00 EDT
+    // Warm-up from 1 a day (Sunday 1, Monday 2): the day's cap binds, not the rolling 24 h limit (10).
+    const { mailbox, enrollments } = await setup({
+      dailyLimit: 10,
+      warmup: { start_limit: 1, daily_increase: 1 },
+      contacts: 4,
+      window: { from: '00:00', to: '23:59' },
+    });
+    const [a, b, c, d] = enrollments.map((e) => e.id as string) as [string, string, string, string];
+    const send = async (id: string, at: string) => {
+      now = new Date(at);
+      await svc.db.query('UPDATE sequence_contacts SET planned_at = $1 WHERE id = $2', [now, id]);
+      return svc.sequences.sendNow(id);
+    };
+    expect(await send(a, '2026-03-08T23:00:00Z')).toMatchObject({ status: 'sent' });
+    // 21:00 EDT: a new UTC day, the same New York day: full. Next opening: local midnight, 04:00Z.
+    expect(await send(b, '2026-03-09T01:00:00Z')).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-09T04:00:00Z'),
+      reason: 'over_cap',
+    });
+    const sunday = `${svc.config.queuePrefix}:seq:sent:${mailbox.id}:America/New_York:2026-03-08`;
+    expect(await redisClient.get(sunday)).toBe('1');
+    // Redis loses the counter at 23:30 EDT; the rebuild counts from 00:00 EST (05:00Z) to 00:00 EDT.
+    await redisClient.del(sunday);
+    expect(await send(c, '2026-03-09T03:30:00Z')).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-09T04:01:00Z'),
+      reason: 'over_cap',
+    });
+    expect(await redisClient.get(sunday)).toBe('1');
+    // Monday starts at 04:00Z (not 05:00Z = Sunday's start + 24 h).
+    now = new Date('2026-03-09T04:00:00Z');
+    expect(await svc.sequences.sendNow(b)).toMatchObject({ status: 'sent' });
+    expect(
+      await redisClient.get(`${svc.config.queuePrefix}:seq:sent:${mailbox.id}:America/New_York:2026-03-09`),
+    ).toBe('1');
+    now = new Date('2026-03-09T04:01:00Z');
+    expect(await svc.sequences.sendNow(c)).toMatchObject({ status: 'sent' });
+    expect(
+      await redisClient.get(`${svc.config.queuePrefix}:seq:sent:${mailbox.id}:America/New_York:2026-03-09`),
+    ).toBe('2');
+    expect(await send(d, '2026-03-09T04:02:00Z')).toEqual({
+      status: 'rescheduled',
+      at: new Date('2026-03-10T04:00:00Z'),
+      reason: 'over_cap',
+    });
+  });
+
+  it("when a step's send fails on its last attempt, then the enrollment is failed with the reason instead of staying planned forever; earlier attempts leave it for the retry", async () => {
+    now = new Date('2026-03-02T14:00:00Z');
+    const { enrollments, mailbox, sequence } = await setup({});
+    const id = enrollments[0]?.id as string;
+    await svc.sequences.planNow();
+    const plannedAt = (await svc.db.query('SELECT planned_at FROM sequence_contacts WHERE id = $1', [id]))
+      .rows[0].planned_at as Date;
+    now = plannedAt;
+    // A template broken behind the API's back (saved templates are checked): rendering throws.
+    await svc.db.query(`UPDATE sequence_steps SET body = 'Hi {{#open}}' WHERE sequence_id = $1`, [
+      sequence.id,
+    ]);
+    const handler = svc.sequences.handlers.sequences?.['sequence-send'] as NonNullable<
+      NonNullable<typeof svc.sequences.handlers.sequences>['sequence-send']
+    >;
+    const job = (attemptsMade: number) =>
+      ({
+        data: { enrollmentId: id, plannedAt: plannedAt.getTime() },
+        attemptsMade,
+        opts: { attempts: 5 },
+      }) as never;
+    await expect(handler(job(0), svc.log.logger)).rejects.toThrow(/Unclosed section/);
+    const retrying = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(retrying).toMatchObject({ status: 'active', planned_at: plannedAt });
+    // The reservation taken before the failure was given back.
+    const key = (await redisKeys())[0] as string;
+    expect(key).toContain(mailbox.id);
+    expect(await redisClient.get(key)).toBe('0');
+    await expect(handler(job(4), svc.log.logger)).rejects.toThrow(/Unclosed section/);
+    const failed = (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
+    expect(failed).toMatchObject({ status: 'failed', planned_at: null, next_send_at: null, current_step: 0 });
+    expect(failed.stopped_reason).toMatch(/^send failed: .*Unclosed section/);
+    expect((await svc.db.query('SELECT count(*)::int AS n FROM sequence_sends')).rows[0].n).toBe(0);
   });
 });

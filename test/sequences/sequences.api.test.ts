@@ -91,6 +91,14 @@ async function sendFirstSteps() {
   }
 }
 
+const raw = (contentType: string, payload: string) =>
+  svc.web.inject({
+    method: 'POST',
+    url: '/v1/contacts/bulk',
+    headers: { ...auth, 'content-type': contentType },
+    payload,
+  });
+
 const enrollment = async (id: string) =>
   (await svc.db.query('SELECT * FROM sequence_contacts WHERE id = $1', [id])).rows[0];
 
@@ -139,7 +147,7 @@ describe('/v1 sequences API', () => {
       'email,first_name,company,time_zone,plan\r\nana@bulk.test,Ana,"Acme, Inc",Europe/Paris,pro\r\nbo@bulk.test,Bo,,,\r\n';
     const ok = await api('POST', '/v1/contacts/bulk', { csv });
     expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ created: 2, existing: [] });
+    expect(ok.body).toEqual({ created: 2, existing: [], existing_count: 0, rejected: 0, rejected_rows: [] });
     const { rows } = await svc.db.query(
       `SELECT email, company, time_zone, fields FROM contacts WHERE email LIKE '%@bulk.test' ORDER BY email`,
     );
@@ -151,6 +159,9 @@ describe('/v1 sequences API', () => {
     expect((await api('POST', '/v1/contacts/bulk', { ndjson })).body).toEqual({
       created: 1,
       existing: ['ana@bulk.test'],
+      existing_count: 1,
+      rejected: 0,
+      rejected_rows: [],
     });
     const bad = await api('POST', '/v1/contacts/bulk', {
       csv: 'email,time_zone\ndi@bulk.test,UTC\nnot-an-email,UTC\nel@bulk.test,Nowhere/City\n',
@@ -161,6 +172,97 @@ describe('/v1 sequences API', () => {
       'csv.line 4.time_zone',
     ]);
     expect((await svc.db.query(`SELECT 1 FROM contacts WHERE email = 'di@bulk.test'`)).rowCount).toBe(0);
+  });
+
+  it('when contacts are streamed as text/csv, then good rows are stored whole, each bad row is stored not at all and named by line and field, and the answer sums it up', async () => {
+    await api('POST', '/v1/contacts', { email: 'old@stream.test', first_name: 'Old' });
+    const csv = [
+      'Email,First_Name,company,Time_Zone,plan,Seats',
+      'ana@stream.test,Ana,"Acme, Inc",Asia/Kolkata,pro,5',
+      'not-an-email,Bad,X,,basic,1',
+      'bo@stream.test,Bo,,Nowhere/City,basic,2',
+      '"cy@stream.test",Cy,"Line one',
+      'line two",America/New_York,,',
+      'OLD@stream.test,Old again,,,,',
+      'ana@stream.test,Ana twice,,,,',
+      '',
+    ].join('\r\n');
+    const res = await raw('text/csv; charset=utf-8', csv);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      created: 2,
+      existing: ['old@stream.test'],
+      existing_count: 1,
+      rejected: 3,
+      rejected_rows: [
+        { line: 3, field: 'email', message: expect.stringMatching(/valid email/) },
+        { line: 4, field: 'time_zone', message: expect.stringMatching(/IANA/) },
+        { line: 8, field: 'email', message: 'repeats ana@stream.test from line 2' },
+      ],
+    });
+    const { rows } = await svc.db.query(
+      `SELECT email, first_name, company, time_zone, fields FROM contacts WHERE email LIKE '%@stream.test' ORDER BY email`,
+    );
+    expect(rows).toEqual([
+      {
+        email: 'ana@stream.test',
+        first_name: 'Ana',
+        company: 'Acme, Inc',
+        time_zone: 'Asia/Kolkata',
+        fields: { plan: 'pro', Seats: '5' },
+      },
+      {
+        email: 'cy@stream.test',
+        first_name: 'Cy',
+        company: 'Line one\r\nline two',
+        time_zone: 'America/New_York',
+        fields: {},
+      },
+      { email: 'old@stream.test', first_name: 'Old', company: '', time_zone: null, fields: {} },
+    ]);
+    const audit = await svc.db.query(`SELECT details FROM audit_log WHERE action = 'contact.import'`);
+    expect(audit.rows).toEqual([{ details: { format: 'csv', created: 2, existing: 1, rejected: 3 } }]);
+    // A header without an email column refuses the file before anything is stored.
+    const noEmail = await raw('text/csv', 'name,company\nZed,Z\n');
+    expect(noEmail.statusCode).toBe(400);
+    expect(noEmail.json().errors).toEqual([
+      { field: 'csv', message: 'the first row must be a header with an email column' },
+    ]);
+    expect((await raw('text/csv', '')).statusCode).toBe(400);
+  });
+
+  it('when contacts are streamed as NDJSON, then a line that is not a contact is named by line and field and the rest are stored', async () => {
+    const ndjson = [
+      '{"email":"dee@stream.test","first_name":"Dee","fields":{"plan":"pro","score":7}}',
+      '',
+      '{"email":"eve@stream.test","time_zone":"Mars/Base"}',
+      'not json',
+      '{"email":"fay@stream.test","nickname":"F"}',
+      '{"email":"gus@stream.test","last_name":"G"}',
+    ].join('\n');
+    const res = await raw('application/x-ndjson', ndjson);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ created: 2, existing: [], rejected: 3 });
+    expect(res.json().rejected_rows).toEqual([
+      { line: 3, field: 'time_zone', message: expect.stringMatching(/IANA/) },
+      { line: 4, field: 'json', message: 'not a valid JSON object' },
+      { line: 5, field: '(row)', message: expect.stringMatching(/nickname/) },
+    ]);
+    const { rows } = await svc.db.query(
+      `SELECT email, last_name, fields FROM contacts WHERE email IN ('dee@stream.test', 'eve@stream.test', 'fay@stream.test', 'gus@stream.test') ORDER BY email`,
+    );
+    expect(rows).toEqual([
+      { email: 'dee@stream.test', last_name: '', fields: { plan: 'pro', score: 7 } },
+      { email: 'gus@stream.test', last_name: 'G', fields: {} },
+    ]);
+    // The OpenAPI document offers the JSON form and both streamed types on the one operation.
+    const doc = (await svc.web.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(Object.keys(doc.paths['/v1/contacts/bulk'].post.requestBody.content).sort()).toEqual([
+      'application/json',
+      'application/ndjson',
+      'application/x-ndjson',
+      'text/csv',
+    ]);
   });
 
   it('when a key lacks the sequences scope, then 403', async () => {

@@ -172,7 +172,7 @@ describe('/sequences', () => {
     expect(count.rows[0].n).toBe(2);
   });
 
-  it('when the sequence modal is submitted, then fields are validated one by one and a valid one creates the sequence', async () => {
+  it('when the sequence modal is submitted, then fields are validated one by one and a valid one creates the sequence, owned by whoever submitted it (replies are DMed to them)', async () => {
     const views = slackApi('views.open');
     await interaction(svc.web, blockAction(ADMIN_USER, { action_id: ACTIONS.sequenceNew, value: 'new' }));
     await vi.waitFor(() => expect(views.scope.isDone()).toBe(true));
@@ -223,6 +223,7 @@ describe('/sequences', () => {
       window_to: '16:00',
       days: [1, 3],
       time_zone: 'America/Chicago',
+      owner_slack_user_id: ADMIN_USER,
     });
     const steps = await svc.db.query(
       'SELECT step, delay_days FROM sequence_steps WHERE sequence_id = $1 ORDER BY step',

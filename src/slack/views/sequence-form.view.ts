@@ -88,7 +88,12 @@ export function register(app: App, deps: SlackDeps): void {
       sequenceId = JSON.parse(view.private_metadata).sequenceId ?? null;
     } catch {}
     try {
-      await sequences.save(input, sequenceId, `slack:${body.user.id}`);
+      // Whoever creates a sequence in Slack owns it: replies to it are DMed to them.
+      await sequences.save(
+        sequenceId ? input : { ...input, owner_slack_user_id: body.user.id },
+        sequenceId,
+        `slack:${body.user.id}`,
+      );
       await ack({ response_action: 'clear' });
     } catch (error) {
       if (!isAppError(error) || error.code !== 'validation_failed') throw error;
