@@ -1,16 +1,11 @@
 import { z } from 'zod';
-import { headerText, typeMessage } from '../shared/text.ts';
+import { headerText, lowercaseEmail, typeMessage } from '../shared/text.ts';
 import { isValidTimeZone } from '../shared/time.ts';
 
 export const APPOINTMENT_STATUSES = ['booked', 'cancelled', 'completed', 'no_show'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 
-const email = z
-  .string({ error: typeMessage('a string') })
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }))
-  .transform((value) => value.toLowerCase());
+const email = lowercaseEmail;
 
 export const timeZoneSchema = z
   .string({ error: typeMessage('a string') })

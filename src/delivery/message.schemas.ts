@@ -1,18 +1,14 @@
 import { z } from 'zod';
 import { TEMPLATE_NAMES } from '../../emails/index.ts';
 import { MESSAGE_PRIORITIES, MESSAGE_STATUSES } from '../db/schema.ts';
-import { headerText, typeMessage } from '../shared/text.ts';
+import { emailAddress, headerText } from '../shared/text.ts';
 
 /** How far ahead send_at may be: a typo such as 9999 should be an error, not a message stuck forever. */
 export const MAX_SEND_AHEAD_DAYS = 365;
 
 import { checkAttachments, checkHeaders, HEADERS_RULE, isBase64 } from './message-content.ts';
 
-const email = z
-  .string({ error: typeMessage('a string') })
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }));
+const email = emailAddress;
 
 /** "ana@example.com" or { email, name }. */
 export const addressSchema = z.union(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { headerText, typeMessage } from '../shared/text.ts';
+import { headerText, lowercaseEmail, typeMessage } from '../shared/text.ts';
 import { isValidTimeZone, LOCAL_TIME } from '../shared/time.ts';
 
 export const REP_ROLES = ['rep', 'manager', 'admin'] as const;
@@ -10,12 +10,7 @@ export const calendarSourceSchema = z.enum(CALENDAR_SOURCES, {
   message: 'must be one of google, microsoft, ics',
 });
 
-const email = z
-  .string({ error: typeMessage('a string') })
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }))
-  .transform((value) => value.toLowerCase());
+const email = lowercaseEmail;
 
 const timeZone = z
   .string({ error: typeMessage('a string') })

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { recordAudit } from '../audit/audit.repository.ts';
+import { inTransaction } from '../db/client.ts';
 import { AppError, type FieldProblem } from '../errors.ts';
 import { copyValue, csvRows, ndjsonRows, type RawRow, rowLine } from '../shared/import-rows.ts';
 import { findBadText } from '../shared/text.ts';
@@ -202,9 +203,7 @@ export async function importContacts(
     },
   });
 
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query(
       `CREATE TEMP TABLE contacts_import (line int, email text, first_name text, last_name text, company text,
          time_zone text, fields jsonb) ON COMMIT DROP`,
@@ -263,14 +262,8 @@ export async function importContacts(
       action: 'contact.import',
       details: { format, created: result.created, existing: result.existing_count, rejected },
     });
-    await client.query('COMMIT');
     return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** A CSV record as a contact: known columns as they are (empty = not given), the others into `fields`. */

@@ -1,17 +1,12 @@
 import { z } from 'zod';
-import { headerText, typeMessage } from '../shared/text.ts';
+import { headerText, lowercaseEmail, typeMessage } from '../shared/text.ts';
 import { isValidTimeZone, LOCAL_TIME } from '../shared/time.ts';
 import { ENROLLMENT_STATUSES, MAILBOX_STATUSES, SEQUENCE_STATUSES } from './sequence.tables.ts';
 import { templateProblems } from './sequence-template.ts';
 
 export const MAX_STEPS = 20;
 
-const email = z
-  .string({ error: typeMessage('a string') })
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }))
-  .transform((value) => value.toLowerCase());
+const email = lowercaseEmail;
 
 const timeZone = z
   .string({ error: typeMessage('a string') })

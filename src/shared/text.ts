@@ -66,3 +66,13 @@ export function headerText(options: { max: number; min?: number }) {
 export function typeMessage(what: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`);
 }
+
+/** An email address as typed (trimmed, at most 254 characters), with a message that shows the form. */
+export const emailAddress = z
+  .string({ error: typeMessage('a string') })
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }));
+
+/** An email address stored and compared in lower case (reps, contacts, attendees, recipients). */
+export const lowercaseEmail = emailAddress.transform((value) => value.toLowerCase());

@@ -156,24 +156,8 @@ export class SlackPoster {
     await this.call('conversations.join', () => this.client.conversations.join({ channel }));
   }
 
-  private async call<T>(method: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      const e = error as {
-        code?: string;
-        retryAfter?: number;
-        data?: { error?: string };
-        statusCode?: number;
-      };
-      if (e.code === ErrorCode.RateLimitedError) {
-        throw new SlackRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
-      }
-      if (e.code === ErrorCode.PlatformError)
-        throw new SlackCallError(e.data?.error ?? 'unknown_error', method);
-      const detail = e.code === ErrorCode.HTTPError ? `HTTP ${e.statusCode}` : (error as Error).message;
-      throw new AppError('unavailable', `Slack ${method} failed: ${detail}`, { cause: error });
-    }
+  private call<T>(method: string, run: () => Promise<T>): Promise<T> {
+    return callSlack(method, run);
   }
 }
 
@@ -182,4 +166,28 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, method: string): T {
   if (!result.success)
     throw new AppError('unavailable', `Slack ${method} answered without the expected fields`);
   return result.data;
+}
+
+/**
+ * Runs one Web API call and translates its failure: rate limits (with the wait), Slack's own
+ * refusals (`not_in_channel`, `is_archived`, ...) and transport errors.
+ */
+export async function callSlack<T>(method: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const e = error as {
+      code?: string;
+      retryAfter?: number;
+      data?: { error?: string };
+      statusCode?: number;
+    };
+    if (e.code === ErrorCode.RateLimitedError) {
+      throw new SlackRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
+    }
+    if (e.code === ErrorCode.PlatformError)
+      throw new SlackCallError(e.data?.error ?? 'unknown_error', method);
+    const detail = e.code === ErrorCode.HTTPError ? `HTTP ${e.statusCode}` : (error as Error).message;
+    throw new AppError('unavailable', `Slack ${method} failed: ${detail}`, { cause: error });
+  }
 }

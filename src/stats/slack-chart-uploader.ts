@@ -1,9 +1,9 @@
-import { ErrorCode, WebClient } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { boltLogger } from '../slack/bolt-logger.ts';
-import { SlackCallError, SlackRateLimitedError } from '../slack/slack-poster.ts';
+import { callSlack } from '../slack/slack-poster.ts';
 
 /** Puts an image into a Slack conversation (the stats post's thread). */
 export interface ChartUploader {
@@ -85,23 +85,7 @@ export class SlackChartUploader implements ChartUploader {
     return { fileId: target.data.file_id };
   }
 
-  private async call<T>(method: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      const e = error as {
-        code?: string;
-        retryAfter?: number;
-        data?: { error?: string };
-        statusCode?: number;
-      };
-      if (e.code === ErrorCode.RateLimitedError) {
-        throw new SlackRateLimitedError(Math.max(1, e.retryAfter ?? 1) * 1000);
-      }
-      if (e.code === ErrorCode.PlatformError)
-        throw new SlackCallError(e.data?.error ?? 'unknown_error', method);
-      const detail = e.code === ErrorCode.HTTPError ? `HTTP ${e.statusCode}` : (error as Error).message;
-      throw new AppError('unavailable', `Slack ${method} failed: ${detail}`, { cause: error });
-    }
+  private call<T>(method: string, run: () => Promise<T>): Promise<T> {
+    return callSlack(method, run);
   }
 }

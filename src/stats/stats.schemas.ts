@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { headerText, typeMessage } from '../shared/text.ts';
+import { headerText, lowercaseEmail, typeMessage } from '../shared/text.ts';
 import { isValidTimeZone, LOCAL_TIME } from '../shared/time.ts';
 import { STATS_SECTIONS } from './stats.tables.ts';
 
@@ -26,12 +26,7 @@ export const slackChannelId = z
   .trim()
   .regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C012ABCDEF');
 
-const email = z
-  .string({ error: typeMessage('a string') })
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email({ message: 'must be a valid email address such as ana@example.com' }))
-  .transform((value) => value.toLowerCase());
+const email = lowercaseEmail;
 
 export const createStatsChannelSchema = z
   .object({
