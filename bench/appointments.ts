@@ -1,10 +1,3 @@
-/**
- * npm run bench:appointments: 10,000 bookings through the HTTP API (200 reps, 50 slots each, no
- * conflicts), a `web` and a `worker` process, a fake SendGrid on loopback. Prints the accept
- * latency (p50/p99), the time until every confirmation (with its .ics) reached the provider, and
- * duplicates at the provider. Asserts nothing. BENCH_APPOINTMENTS overrides the count.
- */
-import pg from 'pg';
 import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
 import { AuditRepository } from '../src/audit/audit.repository.ts';
 import { loadConfig } from '../src/config/config.ts';
@@ -12,29 +5,11 @@ import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
 import { sendgridBenchEnv, spawnService } from './spawn.ts';
+import { dropBenchState, waitFor } from './state.ts';
 
 const TOTAL = Number(process.env.BENCH_APPOINTMENTS ?? 10_000);
 const SLOTS_PER_REP = 50;
 const HTTP_CONCURRENCY = 64;
-
-async function dropDatabase(url: string) {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
-}
 
 async function main() {
   const sendgrid = await startFakeSendgrid();
@@ -120,7 +95,11 @@ async function main() {
   );
   await Promise.all([web.stop(), worker.stop()]);
   await pool.end();
-  await dropDatabase(config.databaseUrl);
+  await dropBenchState({
+    databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+  });
   await sendgrid.close();
 
   latencies.sort((a, b) => a - b);

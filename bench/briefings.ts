@@ -18,6 +18,7 @@ import { SecretBox } from '../src/shared/crypto.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
 import { spawnService } from './spawn.ts';
+import { dropBenchState } from './state.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 2_000);
 const MEETINGS = 8;
@@ -268,10 +269,11 @@ async function main() {
     .sort((a, b) => a - b);
   await Promise.all([service, ...workers].map((p) => p.stop()));
   await pool.end();
-  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
+  await dropBenchState({
+    databaseUrl: env.DATABASE_URL as string,
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: name,
+  });
   await Promise.all([calendar.close(), enrichment.close(), sendgrid.close()]);
 
   const calls = [...enrichCalls.values()].reduce((a, b) => a + b, 0);

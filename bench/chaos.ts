@@ -13,13 +13,13 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { startService } from '../src/main.ts';
 import { startCountingSmtp } from './fake-smtp.ts';
 import { runBench } from './finish.ts';
+import { dropBenchState } from './state.ts';
 
 const TOTAL = Number(process.env.CHAOS_MESSAGES ?? 2_000);
 const DEADLINE_S = Number(process.env.CHAOS_DEADLINE_S ?? 240);
@@ -269,12 +269,7 @@ async function main() {
   await pool.end();
   await sendgrid.close();
   await smtp.close();
-  const u = new URL(config.databaseUrl);
-  u.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
+  await dropBenchState({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, prefix: name });
 }
 
 runBench(main);

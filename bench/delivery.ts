@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
 import { AuditRepository } from '../src/audit/audit.repository.ts';
 import { loadConfig } from '../src/config/config.ts';
@@ -18,30 +17,12 @@ import { createDatabase, createPool } from '../src/db/client.ts';
 import { percentile, startFakeSendgrid } from './fake-sendgrid.ts';
 import { runBench } from './finish.ts';
 import { cpuMs, cpuMsOfCommand, sendgridBenchEnv, spawnService } from './spawn.ts';
+import { dropBenchState, waitFor } from './state.ts';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const HTTP_CONCURRENCY = 64;
 /** Messages sent (and delivered) before the measured run starts; BENCH_WARMUP=0 measures cold. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1_000);
-
-async function dropDatabase(url: string) {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
 
 /**
  * One POST on a keep-alive agent with node:http: the load generator shares the machine with the
@@ -188,9 +169,15 @@ async function main() {
       'SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()',
     );
     const info = await redisStats.info('stats');
+    const commands = new Map<string, number>();
+    for (const [, name, calls] of (await redisStats.info('commandstats')).matchAll(
+      /cmdstat_([^:]+):calls=(\d+)/g,
+    ))
+      commands.set(name as string, Number(calls));
     return {
       pg: Number(rows[0]?.n ?? 0),
       redis: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
+      commands,
     };
   };
   const tripsBefore = await trips();
@@ -219,7 +206,11 @@ async function main() {
   agent.destroy();
   await Promise.all([web, ...workers].map((p) => p.stop()));
   await pool.end();
-  await dropDatabase(config.databaseUrl);
+  await dropBenchState({
+    databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+  });
 
   const noopPerSecond = await rawBullmq(config.redisUrl, TOTAL);
   const deliveredPerSecond = sendgrid.receivedAt.size / deliveredSeconds;
@@ -253,6 +244,12 @@ async function main() {
   console.log(
     `round trips per message: PostgreSQL transactions ${perMsg(tripsAfter.pg - tripsBefore.pg)}, Redis commands ${perMsg(tripsAfter.redis - tripsBefore.redis)}`,
   );
+  const byCommand = [...tripsAfter.commands]
+    .map(([name, calls]) => [name, calls - (tripsBefore.commands.get(name) ?? 0)] as const)
+    .filter(([, calls]) => calls > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, calls]) => `${name} ${perMsg(calls)}`);
+  console.log(`Redis commands per message by command: ${byCommand.join(', ')}`);
   console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
   console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);
   const ratio = deliveredPerSecond / noopPerSecond;

@@ -5,7 +5,6 @@
  * whether every message arrived exactly once. Asserts nothing.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { loadConfig } from '../src/config/config.ts';
 import { createPool } from '../src/db/client.ts';
 import { createLogger } from '../src/logging/logger.ts';
@@ -13,6 +12,7 @@ import { startService } from '../src/main.ts';
 import { startFakeSendgrid } from './fake-sendgrid.ts';
 import { startCountingSmtp } from './fake-smtp.ts';
 import { runBench } from './finish.ts';
+import { dropBenchState } from './state.ts';
 
 const RATE_PER_SECOND = 100;
 
@@ -111,12 +111,7 @@ async function main() {
   await pool.end();
   await sendgrid.close();
   await smtp.close();
-  const u = new URL(config.databaseUrl);
-  u.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
+  await dropBenchState({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, prefix: name });
 }
 
 runBench(main);

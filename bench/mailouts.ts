@@ -11,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import pg from 'pg';
 import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
 import { AuditRepository } from '../src/audit/audit.repository.ts';
 import { loadConfig } from '../src/config/config.ts';
@@ -20,6 +19,7 @@ import { prepareDatabase } from '../src/db/migrate.ts';
 import { isInsideWindow } from '../src/shared/local-window.ts';
 import { startFakeSendApi } from './fake-send-api.ts';
 import { spawnService } from './spawn.ts';
+import { dropBenchState, waitFor } from './state.ts';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
 const SEND = Number(process.env.BENCH_SEND ?? 60_000);
@@ -44,26 +44,7 @@ const phoneOf = (i: number) => `7${OPERATORS[i % 4]}${String(i).padStart(7, '0')
 const indexOfPhone = (phone: number) => phone % 10_000_000;
 const tagOf = (i: number) => (i < CHAOS ? 'chaos' : i < CHAOS + SEND ? 'send' : 'rest');
 
-async function dropDatabase(url: string) {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin.end();
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(200);
-  }
-  return false;
-}
-
 function rssMb(pid: number | undefined): number {
   if (!pid) return Number.NaN;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -167,7 +148,7 @@ async function main() {
       ends_at: new Date(now + 86_400_000).toISOString(),
     });
     const createMs = performance.now() - t;
-    await waitFor(async () => (await statusOf(big.json.id)) !== 'scheduled', 300_000);
+    await waitFor(async () => (await statusOf(big.json.id)) !== 'scheduled', 300_000, 200);
     const fanoutS = (performance.now() - t) / 1000;
     await api('DELETE', `/v1/mailouts/${big.json.id}`);
     const fanned = await count('SELECT count(*)::int AS n FROM mailout_messages WHERE mailout_id = $1', [
@@ -193,7 +174,7 @@ async function main() {
     const rssTimer = setInterval(() => {
       maxRss = Math.max(maxRss, rssMb(worker.pid));
     }, 500);
-    await waitFor(async () => ['finished', 'expired'].includes(await statusOf(send.json.id)), 600_000);
+    await waitFor(async () => ['finished', 'expired'].includes(await statusOf(send.json.id)), 600_000, 200);
     clearInterval(rssTimer);
     const span = (
       await pool.query(
@@ -285,7 +266,11 @@ async function main() {
   } finally {
     await Promise.all([web.stop(), worker.stop()]);
     await pool.end();
-    await dropDatabase(config.databaseUrl);
+    await dropBenchState({
+      databaseUrl: config.databaseUrl,
+      redisUrl: config.redisUrl,
+      prefix: config.queuePrefix,
+    });
     await fake.close();
   }
   console.log('\nSummary:');

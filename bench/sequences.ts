@@ -19,6 +19,7 @@ import { dayCap } from '../src/sequences/mailbox-caps.ts';
 import { isSendingTime, localDay, windowMinutes } from '../src/sequences/sending-window.ts';
 import { planSends } from '../src/sequences/sequence.planner.ts';
 import { runBench } from './finish.ts';
+import { dropBenchState } from './state.ts';
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 100_000);
 const DAY_ENROLLMENTS = Number(process.env.BENCH_DAY_ENROLLMENTS ?? 10_000);
@@ -194,10 +195,7 @@ async function main() {
   } finally {
     await pool.end();
     redis.disconnect();
-    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await dropBenchState({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, prefix: name });
   }
 }
 

@@ -206,41 +206,32 @@ export class MessageRepository {
 
   private async insertMany(batch: NewMessage[]): Promise<InsertResult[]> {
     const ids = batch.map((m) => m.id ?? randomUUID());
-    const params: unknown[] = [];
-    const values = batch.map((m, index) => {
-      const row = [
-        ids[index],
-        m.kind,
-        m.priority,
-        JSON.stringify(m.from),
-        JSON.stringify(m.to),
-        JSON.stringify(m.cc),
-        JSON.stringify(m.bcc),
-        m.replyTo ? JSON.stringify(m.replyTo) : null,
-        m.subject,
-        m.html ?? null,
-        m.text ?? null,
-        m.template ?? null,
-        m.templateData ? JSON.stringify(m.templateData) : null,
-        m.tags,
-        JSON.stringify(m.metadata),
-        m.sendAt ?? null,
-        m.apiKeyId ?? null,
-        m.idempotencyKey ?? null,
-        m.requestHash ?? null,
-        JSON.stringify(m.headers ?? {}),
-        m.messageIdHeader ?? null,
-      ];
-      const base = params.length;
-      params.push(...row);
-      const p = row.map((_, i) => `$${base + i + 1}`);
-      p[15] = `coalesce(${p[15]}::timestamptz, now())`;
-      p[0] = `${p[0]}::uuid`;
-      p[13] = `${p[13]}::text[]`;
-      p[16] = `${p[16]}::uuid`;
-      p[19] = `${p[19]}::jsonb`;
-      return `(${p.join(', ')})`;
-    });
+    // One array per column (unnest): the statement's text is the same for any batch size, and
+    // PostgreSQL parses 21 parameters instead of 21 per row.
+    const params: unknown[] = [
+      ids,
+      batch.map((m) => m.kind),
+      batch.map((m) => m.priority),
+      batch.map((m) => JSON.stringify(m.from)),
+      batch.map((m) => JSON.stringify(m.to)),
+      batch.map((m) => JSON.stringify(m.cc)),
+      batch.map((m) => JSON.stringify(m.bcc)),
+      batch.map((m) => (m.replyTo ? JSON.stringify(m.replyTo) : null)),
+      batch.map((m) => m.subject),
+      batch.map((m) => m.html ?? null),
+      batch.map((m) => m.text ?? null),
+      batch.map((m) => m.template ?? null),
+      batch.map((m) => (m.templateData ? JSON.stringify(m.templateData) : null)),
+      // text[] per row: an array of arrays cannot be unnested row by row, so each travels as JSON.
+      batch.map((m) => JSON.stringify(m.tags)),
+      batch.map((m) => JSON.stringify(m.metadata)),
+      batch.map((m) => m.sendAt ?? null),
+      batch.map((m) => m.apiKeyId ?? null),
+      batch.map((m) => m.idempotencyKey ?? null),
+      batch.map((m) => m.requestHash ?? null),
+      batch.map((m) => JSON.stringify(m.headers ?? {})),
+      batch.map((m) => m.messageIdHeader ?? null),
+    ];
     const attachments = batch.flatMap((m, index) =>
       (m.attachments ?? []).map((a, position) => ({ ...a, messageId: ids[index], position })),
     );
@@ -271,7 +262,16 @@ export class MessageRepository {
          INSERT INTO messages (id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
            template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash,
            headers, message_id_header)
-         VALUES ${values.join(', ')}
+         SELECT v.id, v.kind, v.priority::message_priority, v.from_address, v."to", v.cc, v.bcc, v.reply_to,
+           v.subject, v.html, v.text, v.template, v.template_data,
+           ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.metadata, coalesce(v.send_at, now()),
+           v.api_key_id, v.idempotency_key, v.request_hash, v.headers, v.message_id_header
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
+           $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[],
+           $15::jsonb[], $16::timestamptz[], $17::uuid[], $18::text[], $19::text[], $20::jsonb[], $21::text[])
+           AS v(id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
+             template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash,
+             headers, message_id_header)
          ON CONFLICT DO NOTHING
          RETURNING id, round, priority, send_at, status, message_id_header
        ), e AS (
