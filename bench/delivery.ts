@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ApiKeyService } from '../src/api-keys/api-key.service.ts';
@@ -105,12 +106,16 @@ async function main() {
     Array.from({ length: Number(process.env.BENCH_WORKERS ?? 1) }, () => spawnService('worker', env)),
   );
   const service = { url: web.url };
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
+  // Raw BullMQ is measured before and after the run and averaged: the machine's speed drifts
+  // (other tenants), and one measurement on one side of the run skews the ratio with it.
+  const noopBefore = await rawBullmq(config.redisUrl, TOTAL);
   const pool = createPool(config.databaseUrl, 2);
   const db = createDatabase(pool);
   const { key } = await new ApiKeyService(db, new AuditRepository(db)).create('bench', 'bench');
 
   console.log(
-    `Delivery benchmark: ${TOTAL} messages (after ${WARMUP} warm-up messages), HTTP concurrency ${HTTP_CONCURRENCY}, ${config.delivery.concurrency} delivery workers`,
+    `Delivery benchmark: ${TOTAL} messages (after ${WARMUP} warm-up messages), HTTP concurrency ${HTTP_CONCURRENCY}, ${config.delivery.concurrency} sends in flight per worker, load average ${loadAtStart.toFixed(2)} at start`,
   );
   const cpuOf = () => ({
     web: cpuMs(web.pid),
@@ -212,7 +217,8 @@ async function main() {
     prefix: config.queuePrefix,
   });
 
-  const noopPerSecond = await rawBullmq(config.redisUrl, TOTAL);
+  const noopAfter = await rawBullmq(config.redisUrl, TOTAL);
+  const noopPerSecond = (noopBefore + noopAfter) / 2;
   const deliveredPerSecond = sendgrid.receivedAt.size / deliveredSeconds;
   await sendgrid.close();
 
@@ -250,7 +256,9 @@ async function main() {
     .sort((a, b) => b[1] - a[1])
     .map(([name, calls]) => `${name} ${perMsg(calls)}`);
   console.log(`Redis commands per message by command: ${byCommand.join(', ')}`);
-  console.log(`BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100)`);
+  console.log(
+    `BullMQ raw no-op jobs:  ${f(noopPerSecond)}/s (same Redis, concurrency 100; ${f(noopBefore)}/s before the run, ${f(noopAfter)}/s after)`,
+  );
   console.log(`delivered / raw BullMQ: ${(deliveredPerSecond / noopPerSecond).toFixed(2)}`);
   const ratio = deliveredPerSecond / noopPerSecond;
   const p99 = percentile(latencies, 99);

@@ -136,7 +136,8 @@ export function sendgridBenchEnv(sendgridUrl: string): {
       SENDGRID_API_KEY: 'SG.bench-key',
       SENDGRID_BASE_URL: sendgridUrl,
       API_RATE_LIMIT_PER_MINUTE: '10000000',
-      DELIVERY_CONCURRENCY: process.env.DELIVERY_CONCURRENCY ?? '100',
+      // The production default unless the caller sets it.
+      DELIVERY_CONCURRENCY: process.env.DELIVERY_CONCURRENCY,
       SLACK_BOT_TOKEN: '',
       SLACK_SIGNING_SECRET: '',
       SLACK_APP_TOKEN: '',

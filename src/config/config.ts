@@ -132,7 +132,7 @@ const envSchema = z
     SMTP_URL: optionalString.pipe(url(['smtp:', 'smtps:']).optional()),
     DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     DELIVERY_BACKOFF_MS: z.coerce.number().int().min(10).default(5_000),
-    DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(50),
+    DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(250),
     DELIVERY_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
     DELIVERY_BACKLOG_ALERT: z.coerce.number().int().min(1).default(5_000),
     DELIVERY_UNKNOWN_OUTCOME_WAIT_MS: z.coerce.number().int().min(0).default(300_000),
