@@ -65,7 +65,30 @@ export interface AttachmentToSend extends AttachmentInfo {
  * A message a worker attempt owns: only this claim's token may record its outcome. It carries its
  * suppressed recipients and how many attachments it has (their contents are read apart).
  */
-export type Claim = MessageRow & {
+/** The columns a send needs: what a claim reads back (not the template data, metadata or bookkeeping). */
+const CLAIM_COLUMNS = [
+  'id',
+  'status',
+  'from_address',
+  'to',
+  'cc',
+  'bcc',
+  'reply_to',
+  'subject',
+  'html',
+  'text',
+  'tags',
+  'headers',
+  'message_id_header',
+  'attempts',
+  'claim_token',
+  'lease_until',
+  'unknown_outcome_provider',
+  'unknown_outcome_at',
+] as const satisfies readonly (keyof MessageRow)[];
+const CLAIM_RETURNING = CLAIM_COLUMNS.map((column) => `messages."${column}"`).join(', ');
+
+export type Claim = Pick<MessageRow, (typeof CLAIM_COLUMNS)[number]> & {
   suppressed: string[];
   attachment_count: number;
   claim_token: string;
@@ -257,8 +280,10 @@ export class MessageRepository {
          WHERE v.message_id IN (SELECT id FROM m)
        )`;
     }
-    const { rows } = await this.pool.query(
-      `WITH m AS (
+    const { rows } = await this.pool.query({
+      // Named (prepared once per connection): the hot statements skip parsing and planning setup.
+      name: attachments.length > 0 ? 'messages-insert-with-attachments' : 'messages-insert',
+      text: `WITH m AS (
          INSERT INTO messages (id, kind, priority, from_address, "to", cc, bcc, reply_to, subject, html, text,
            template, template_data, tags, metadata, send_at, api_key_id, idempotency_key, request_hash,
            headers, message_id_header)
@@ -278,8 +303,8 @@ export class MessageRepository {
          INSERT INTO message_events (message_id, type) SELECT id, 'accepted' FROM m UNION ALL SELECT id, 'queued' FROM m
        )${attachmentsCte}
        SELECT * FROM m`,
-      params,
-    );
+      values: params,
+    });
     const created = new Map<string, InsertResult['row']>(rows.map((r) => [r.id, r]));
     return Promise.all(
       batch.map(async (m, index): Promise<InsertResult> => {
@@ -419,8 +444,9 @@ export class MessageRepository {
     { claim?: Claim; busyUntil?: Date }
   >(
     async (batch) => {
-      const { rows } = await this.pool.query(
-        `WITH v AS (
+      const { rows } = await this.pool.query({
+        name: 'messages-claim',
+        text: `WITH v AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS v(id, token, lease_ms)
        ), m AS (
          UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now(),
@@ -428,7 +454,7 @@ export class MessageRepository {
          FROM v
          WHERE messages.id = v.id AND (messages.status IN ('queued', 'deferred')
            OR (messages.status = 'sending' AND (messages.lease_until IS NULL OR messages.lease_until < clock_timestamp())))
-         RETURNING messages.*
+         RETURNING ${CLAIM_RETURNING}
        ), e AS (
          INSERT INTO message_events (message_id, type, detail)
          SELECT id, 'sending', jsonb_build_object('attempt', attempts) FROM m
@@ -441,8 +467,8 @@ export class MessageRepository {
        -- time, so a batch of claims never carries megabytes of attachments.
        (SELECT count(*)::int FROM message_attachments a WHERE a.message_id = m.id) AS attachment_count
        FROM m`,
-        [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
-      );
+        values: [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
+      });
       const byToken = new Map(rows.map((row) => [row.claim_token as string, row as Claim]));
       const missed = batch.filter((b) => !byToken.has(b.token)).map((b) => b.id);
       const busy = new Map<string, Date>();
@@ -478,14 +504,15 @@ export class MessageRepository {
    */
   private readonly renewals = new MicroBatcher<{ id: string; token: string; leaseMs: number }, boolean>(
     async (batch) => {
-      const { rows } = await this.pool.query(
-        `UPDATE messages SET lease_until = clock_timestamp() + make_interval(secs => v.lease_ms / 1000)
+      const { rows } = await this.pool.query({
+        name: 'messages-renew-lease',
+        text: `UPDATE messages SET lease_until = clock_timestamp() + make_interval(secs => v.lease_ms / 1000)
          FROM unnest($1::uuid[], $2::uuid[], $3::float8[]) AS v(id, token, lease_ms)
          WHERE messages.id = v.id AND messages.claim_token = v.token AND messages.status = 'sending'
            AND messages.lease_until > clock_timestamp()
          RETURNING messages.id, messages.claim_token`,
-        [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
-      );
+        values: [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
+      });
       const renewed = new Set(rows.map((r) => r.claim_token as string));
       return batch.map((b) => renewed.has(b.token));
     },
@@ -518,8 +545,9 @@ export class MessageRepository {
     boolean
   >(
     async (batch) => {
-      const { rows } = await this.pool.query(
-        `WITH v AS (
+      const { rows } = await this.pool.query({
+        name: 'messages-sent',
+        text: `WITH v AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::uuid[])
            AS v(id, provider, provider_message_id, detail, token)
        ), m AS (
@@ -533,14 +561,14 @@ export class MessageRepository {
          INSERT INTO message_events (message_id, type, provider, detail) SELECT id, 'sent', provider, detail FROM m
        )
        SELECT id FROM m`,
-        [
+        values: [
           batch.map((b) => b.id),
           batch.map((b) => b.provider),
           batch.map((b) => b.providerMessageId ?? null),
           batch.map((b) => JSON.stringify(b.detail)),
           batch.map((b) => b.token),
         ],
-      );
+      });
       const recorded = new Set(rows.map((r) => r.id as string));
       return batch.map((b) => recorded.has(b.id));
     },
