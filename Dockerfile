@@ -16,6 +16,9 @@ RUN npm run build
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# A larger young generation: at 1,000+ sends/s the default (16 MB semi-spaces) spent 6-9% of the web and
+# worker processes' time in scavenges; 32 MB halves that (README, Delivery throughput). Same as `npm start`.
+ENV NODE_OPTIONS=--max-semi-space-size=32
 # The daily stats chart is drawn by resvg, which takes its text from the system's fonts.
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
   && rm -rf /var/lib/apt/lists/*

@@ -63,7 +63,8 @@ function entryPoint(): string[] {
     execFileSync(process.execPath, ['bin/build.js', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
     built = true;
   }
-  return ['--enable-source-maps', 'dist/src/cli.js'];
+  // The flags of `npm start` (package.json).
+  return ['--enable-source-maps', '--max-semi-space-size=32', 'dist/src/cli.js'];
 }
 
 /** Starts `briefly start --role <role>` as its own process and resolves once it logs "ready". */
