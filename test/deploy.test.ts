@@ -64,7 +64,9 @@ describe('deployment files', () => {
     expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
     expect(Object.keys(pkg.dependencies)).not.toContain('typescript');
     expect(Object.keys(pkg.devDependencies)).toEqual(expect.arrayContaining(['tsx', 'typescript']));
-    expect(pkg.scripts.start).toBe('node --enable-source-maps --max-semi-space-size=32 dist/src/cli.js start');
+    expect(pkg.scripts.start).toBe(
+      'node --enable-source-maps --max-semi-space-size=32 dist/src/cli.js start',
+    );
     expect(pkg.scripts.prestart).toBe('node bin/build.js --if-stale');
     expect(pkg.bin.briefly).toBe('bin/briefly.js');
     expect(read('bin/briefly.js')).toContain("await import('../dist/src/cli.js')");

@@ -168,18 +168,26 @@ export class DeliveryService {
     };
   }
 
-  /** Concurrent accepts share one addBulk round trip. */
-  private readonly enqueues = new MicroBatcher<QueueRef[], undefined>(async (batches) => {
-    const now = Date.now();
-    await this.queues.get('email-delivery').addBulk(
-      batches.flat().map((ref) => ({
-        name: SEND_JOB,
-        data: { messageId: ref.id },
-        opts: this.jobOptions(ref, now),
-      })),
-    );
-    return batches.map(() => undefined);
-  }, 100);
+  /**
+   * Concurrent accepts share one addBulk round trip; at most two run at once, so under load the
+   * accepts made meanwhile wait a moment and go together (each addBulk builds an ioredis pipeline,
+   * which copies every script BullMQ defines: 2% of the web process when batches were tiny).
+   */
+  private readonly enqueues = new MicroBatcher<QueueRef[], undefined>(
+    async (batches) => {
+      const now = Date.now();
+      await this.queues.get('email-delivery').addBulk(
+        batches.flat().map((ref) => ({
+          name: SEND_JOB,
+          data: { messageId: ref.id },
+          opts: this.jobOptions(ref, now),
+        })),
+      );
+      return batches.map(() => undefined);
+    },
+    100,
+    2,
+  );
 
   /**
    * Enqueues send jobs. Never throws and never waits long on Redis: the rows are already stored
