@@ -165,6 +165,10 @@ export class DeliveryService {
       delay: Math.max(0, ref.send_at.getTime() - now),
       attempts: this.options.maxAttempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs, jitter: 0.5 },
+      // A finished send job is not kept: the message row and its trail are the record, and a job id
+      // enqueued again later finds the message no longer sendable. Keeping completed jobs for a day
+      // cost 5 of ~47 Redis commands per message and ~10,000 keys per worker.
+      removeOnComplete: true,
     };
   }
 

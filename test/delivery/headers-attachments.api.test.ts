@@ -154,9 +154,13 @@ describe('headers, attachments and Message-ID through SendGrid', () => {
         content_id: 'chart@briefly',
       },
     ]);
-    // The job carries only the id: no content, no headers in Redis.
-    const job = await svc.queues.get('email-delivery').getJob(`msg-${id}-0`);
-    expect(job?.data).toEqual({ messageId: id });
+    // The job carries only the id: no content, no headers in Redis (a finished send job is removed,
+    // so this looks at one that waits for its send_at).
+    const later = await post(svc, auth, { ...full, send_at: new Date(Date.now() + 3_600_000).toISOString() });
+    expect(later.statusCode).toBe(202);
+    const job = await svc.queues.get('email-delivery').getJob(`msg-${later.json().id}-0`);
+    expect(job?.data).toEqual({ messageId: later.json().id });
+    expect(await svc.queues.get('email-delivery').getJob(`msg-${id}-0`)).toBeUndefined();
   });
 
   it('when a header is not allowed or a value has CR/LF, then 400 names it and nothing is stored', async () => {
