@@ -138,21 +138,27 @@ export class SlidingWindowLimiter {
 
   /**
    * Concurrent requests share one script call (one Redis round trip for the batch), the same
-   * decisions as one call each: the script takes the hits in order.
+   * decisions as one call each: the script takes the hits in order. At most two calls are in
+   * flight, so under load the requests arriving meanwhile share the next one (each call costs
+   * Redis a Lua invocation, whatever its size).
    */
-  private readonly batches = new MicroBatcher<Hit, LimitResult>(async (hits) => {
-    const redis = this.options.redis as ScriptedRedis;
-    const args: (string | number)[] = [hits.length];
-    for (const hit of hits) args.push(`${this.options.prefix}:ratelimit:${hit.key}`);
-    for (const hit of hits) {
-      args.push(hit.windowMs, hit.max, `${this.memberPrefix}${++this.sequence}`, hit.increment ? '1' : '0');
-    }
-    const flat = await redis[COMMAND](...(args as [number, ...(string | number)[]]));
-    return hits.map((_, index) => ({
-      current: Number(flat[2 * index]),
-      ttl: Number(flat[2 * index + 1]),
-    }));
-  }, 200);
+  private readonly batches = new MicroBatcher<Hit, LimitResult>(
+    async (hits) => {
+      const redis = this.options.redis as ScriptedRedis;
+      const args: (string | number)[] = [hits.length];
+      for (const hit of hits) args.push(`${this.options.prefix}:ratelimit:${hit.key}`);
+      for (const hit of hits) {
+        args.push(hit.windowMs, hit.max, `${this.memberPrefix}${++this.sequence}`, hit.increment ? '1' : '0');
+      }
+      const flat = await redis[COMMAND](...(args as [number, ...(string | number)[]]));
+      return hits.map((_, index) => ({
+        current: Number(flat[2 * index]),
+        ttl: Number(flat[2 * index + 1]),
+      }));
+    },
+    200,
+    2,
+  );
 
   async hit(key: string, windowMs: number, max: number, increment = true): Promise<LimitResult> {
     const redis = this.options.redis as ScriptedRedis;
