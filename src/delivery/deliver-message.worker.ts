@@ -1,5 +1,6 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../logging/logger.ts';
+import type { ByteBudget } from '../shared/byte-budget.ts';
 import { type Clock, systemClock } from '../shared/time.ts';
 import type { DeliveryMetrics } from './delivery.metrics.ts';
 import { type OutgoingEmail, ProviderError, type SendResult } from './email-provider.ts';
@@ -27,6 +28,11 @@ export interface DeliverDeps {
   leaseMs: number;
   /** After an unknown outcome, only the same provider is retried until this long has passed without a webhook event. */
   unknownOutcomeWaitMs: number;
+  /**
+   * Decoded attachment bytes this process sends at once (DELIVERY_ATTACHMENTS_IN_FLIGHT_BYTES).
+   * Without it, sends with attachments are not limited beyond the worker's concurrency.
+   */
+  attachmentBudget?: ByteBudget;
   clock?: Clock;
 }
 
@@ -115,112 +121,164 @@ export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log
     if (clock.now().getTime() - since < deps.unknownOutcomeWaitMs) only = pending;
   }
 
-  let result: SendResult;
-  try {
-    const attachments = claim.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
-    result = await deps.provider.send(
-      {
-        messageId,
-        from: claim.from_address,
-        to,
-        cc: keep(claim.cc),
-        bcc: keep(claim.bcc),
-        replyTo: claim.reply_to ?? undefined,
-        subject: claim.subject,
-        html: claim.html ?? undefined,
-        text: claim.text ?? undefined,
-        tags: claim.tags,
-        messageIdHeader: claim.message_id_header ?? undefined,
-        headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
-        attachments: attachments.length
-          ? attachments.map((a) => ({
-              filename: a.filename,
-              contentType: a.content_type,
-              content: a.content,
-              disposition: a.disposition,
-              contentId: a.content_id ?? undefined,
-            }))
-          : undefined,
-      },
-      {
-        only,
-        beforeAttempt: async (provider) => {
-          // A claim taken moments ago still holds most of its lease: nobody can have taken the
-          // message over, so the renewal (one statement per send) is skipped until it is needed.
-          if (performance.now() < claim.fresh_until) return;
-          if (!(await deps.repo.renewLease(messageId, token, deps.leaseMs)))
-            throw new ClaimLostError(provider);
-        },
-      },
-    );
-  } catch (caught) {
-    if (caught instanceof ClaimLostError) {
-      log.warn('claim on the message expired or was taken over; not calling the provider', {
-        provider: caught.provider,
-      });
+  // Attachments are read and serialised (several copies of each) only within the byte budget, so
+  // a burst of large messages cannot exhaust the process's memory at any DELIVERY_CONCURRENCY.
+  let release: (() => void) | undefined;
+  if (claim.attachment_bytes > 0 && deps.attachmentBudget) {
+    release = await waitForAttachmentBudget(deps.attachmentBudget, claim, deps);
+    if (!release) {
+      log.warn('claim on the message lost while waiting for attachment memory; not calling the provider');
       return { stale: true };
     }
-    const error =
-      caught instanceof ProviderError
-        ? caught
-        : new ProviderError(
-            'unknown',
-            'transient',
-            (caught as Error).message ?? String(caught),
-            {},
-            { cause: caught },
-          );
-    const detail = { provider: error.provider, attempt: claim.attempts, ...error.details };
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (error.unknownOutcome) deps.metrics.unknownOutcomes.inc({ provider: error.provider });
-    if (error.kind === 'permanent' || lastAttempt) {
-      if (
-        !(await deps.repo.markStatus(messageId, token, 'failed', error.message, {
-          ...detail,
-          reason: error.message,
-        }))
-      ) {
+  }
+  try {
+    let result: SendResult;
+    try {
+      const attachments = claim.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
+      result = await deps.provider.send(
+        {
+          messageId,
+          from: claim.from_address,
+          to,
+          cc: keep(claim.cc),
+          bcc: keep(claim.bcc),
+          replyTo: claim.reply_to ?? undefined,
+          subject: claim.subject,
+          html: claim.html ?? undefined,
+          text: claim.text ?? undefined,
+          tags: claim.tags,
+          messageIdHeader: claim.message_id_header ?? undefined,
+          headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
+          attachments: attachments.length
+            ? attachments.map((a) => ({
+                filename: a.filename,
+                contentType: a.content_type,
+                content: a.content,
+                disposition: a.disposition,
+                contentId: a.content_id ?? undefined,
+              }))
+            : undefined,
+        },
+        {
+          only,
+          beforeAttempt: async (provider) => {
+            // A claim taken moments ago still holds most of its lease: nobody can have taken the
+            // message over, so the renewal (one statement per send) is skipped until it is needed.
+            if (performance.now() < claim.fresh_until) return;
+            if (!(await deps.repo.renewLease(messageId, token, deps.leaseMs)))
+              throw new ClaimLostError(provider);
+          },
+        },
+      );
+    } catch (caught) {
+      if (caught instanceof ClaimLostError) {
+        log.warn('claim on the message expired or was taken over; not calling the provider', {
+          provider: caught.provider,
+        });
         return { stale: true };
       }
-      deps.metrics.messages.inc({ status: 'failed', provider: error.provider });
-      log.warn('message failed', { provider: error.provider, kind: error.kind, error: error.message });
-      await deps.alerts
-        .permanentFailure({ reason: alertReason(error), messageId, to: to.map((a) => a.email).join(', ') })
-        .catch((alertError: Error) => log.error('could not raise alert', { error: alertError.message }));
-      throw new UnrecoverableError(error.message);
-    }
-    const recorded = error.unknownOutcome
-      ? (await deps.repo.markUnknownOutcome(messageId, token, error.provider, error.message, detail)) !==
-        undefined
-      : await deps.repo.markStatus(messageId, token, 'deferred', error.message, {
-          ...detail,
-          reason: error.message,
+      const error =
+        caught instanceof ProviderError
+          ? caught
+          : new ProviderError(
+              'unknown',
+              'transient',
+              (caught as Error).message ?? String(caught),
+              {},
+              { cause: caught },
+            );
+      const detail = { provider: error.provider, attempt: claim.attempts, ...error.details };
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (error.unknownOutcome) deps.metrics.unknownOutcomes.inc({ provider: error.provider });
+      if (error.kind === 'permanent' || lastAttempt) {
+        if (
+          !(await deps.repo.markStatus(messageId, token, 'failed', error.message, {
+            ...detail,
+            reason: error.message,
+          }))
+        ) {
+          return { stale: true };
+        }
+        deps.metrics.messages.inc({ status: 'failed', provider: error.provider });
+        log.warn('message failed', { provider: error.provider, kind: error.kind, error: error.message });
+        await deps.alerts
+          .permanentFailure({ reason: alertReason(error), messageId, to: to.map((a) => a.email).join(', ') })
+          .catch((alertError: Error) => log.error('could not raise alert', { error: alertError.message }));
+        throw new UnrecoverableError(error.message);
+      }
+      const recorded = error.unknownOutcome
+        ? (await deps.repo.markUnknownOutcome(messageId, token, error.provider, error.message, detail)) !==
+          undefined
+        : await deps.repo.markStatus(messageId, token, 'deferred', error.message, {
+            ...detail,
+            reason: error.message,
+          });
+      if (!recorded) return { stale: true };
+      deps.metrics.messages.inc({ status: 'deferred', provider: error.provider });
+      if (error.unknownOutcome) {
+        log.warn('provider outcome unknown; retrying the same provider later', {
+          provider: error.provider,
+          error: error.message,
         });
-    if (!recorded) return { stale: true };
-    deps.metrics.messages.inc({ status: 'deferred', provider: error.provider });
-    if (error.unknownOutcome) {
-      log.warn('provider outcome unknown; retrying the same provider later', {
-        provider: error.provider,
-        error: error.message,
-      });
+      }
+      throw error;
     }
-    throw error;
-  }
-  const recorded = await deps.repo.markSent(messageId, token, result.provider, result.providerMessageId, {
-    attempt: claim.attempts,
-    ...(suppressed.size ? { suppressed: claim.suppressed } : {}),
-  });
-  if (!recorded) {
-    deps.metrics.staleSends.inc({ provider: result.provider });
-    await deps.repo.recordStaleSend(messageId, result.provider, {
-      provider_message_id: result.providerMessageId ?? null,
+    const recorded = await deps.repo.markSent(messageId, token, result.provider, result.providerMessageId, {
       attempt: claim.attempts,
+      ...(suppressed.size ? { suppressed: claim.suppressed } : {}),
     });
-    log.warn('provider accepted the message after this worker lost its claim: not recorded as sent', {
-      provider: result.provider,
-    });
-    return { stale: true, provider: result.provider };
+    if (!recorded) {
+      deps.metrics.staleSends.inc({ provider: result.provider });
+      await deps.repo.recordStaleSend(messageId, result.provider, {
+        provider_message_id: result.providerMessageId ?? null,
+        attempt: claim.attempts,
+      });
+      log.warn('provider accepted the message after this worker lost its claim: not recorded as sent', {
+        provider: result.provider,
+      });
+      return { stale: true, provider: result.provider };
+    }
+    deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
+    return { provider: result.provider, providerMessageId: result.providerMessageId };
+  } finally {
+    release?.();
   }
-  deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
-  return { provider: result.provider, providerMessageId: result.providerMessageId };
+}
+
+/**
+ * Waits until the claim's attachments fit the budget, keeping the claim's lease alive meanwhile
+ * (renewed every quarter lease) so that no other worker takes the message over while it waits
+ * here. Undefined if a renewal fails: the claim was lost and the message is not this attempt's.
+ */
+async function waitForAttachmentBudget(
+  budget: ByteBudget,
+  claim: Claim,
+  deps: DeliverDeps,
+): Promise<(() => void) | undefined> {
+  const controller = new AbortController();
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const lost = new Promise<undefined>((resolve) => {
+    const renew = async () => {
+      const renewed = await deps.repo
+        .renewLease(claim.id, claim.claim_token, deps.leaseMs)
+        .catch(() => false);
+      if (done) return;
+      if (!renewed) {
+        controller.abort(new Error('claim lost'));
+        resolve(undefined);
+        return;
+      }
+      timer = setTimeout(renew, deps.leaseMs / 4);
+    };
+    timer = setTimeout(renew, deps.leaseMs / 4);
+  });
+  try {
+    return await Promise.race([budget.acquire(claim.attachment_bytes, controller.signal), lost]);
+  } catch {
+    return undefined;
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
 }

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import type { Queues } from '../jobs/queues.ts';
 import type { JobHandlers } from '../jobs/workers.ts';
 import type { Logger } from '../logging/logger.ts';
+import { ByteBudget } from '../shared/byte-budget.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { deliveryJobHandlers, promoteDeferred, sweepOutbox } from './delivery.handlers.ts';
 import { createDeliveryMetrics, type DeliveryMetrics } from './delivery.metrics.ts';
@@ -142,6 +143,7 @@ export function createDelivery(deps: {
     backlogAlert: config.delivery.backlogAlert,
     leaseMs: config.delivery.lockMs,
     unknownOutcomeWaitMs: config.delivery.unknownOutcomeWaitMs,
+    attachmentBudget: new ByteBudget(config.delivery.attachmentsInFlightBytes),
     stuckAfterMs,
   });
 

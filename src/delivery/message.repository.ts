@@ -91,6 +91,8 @@ const CLAIM_RETURNING = CLAIM_COLUMNS.map((column) => `messages."${column}"`).jo
 export type Claim = Pick<MessageRow, (typeof CLAIM_COLUMNS)[number]> & {
   suppressed: string[];
   attachment_count: number;
+  /** Decoded bytes of its attachments (0 without any): what the worker budgets before reading them. */
+  attachment_bytes: number;
   claim_token: string;
   lease_until: Date;
   /**
@@ -463,10 +465,13 @@ export class MessageRepository {
          SELECT array_agg(s.email) FROM suppressions s
          WHERE s.email IN (SELECT lower(a->>'email') FROM jsonb_array_elements(m."to" || m.cc || m.bcc) a)
        ), '{}') AS suppressed,
-       -- Counted in the same statement (one index probe); contents are read apart, one message at a
-       -- time, so a batch of claims never carries megabytes of attachments.
-       (SELECT count(*)::int FROM message_attachments a WHERE a.message_id = m.id) AS attachment_count
-       FROM m`,
+       -- Counted and sized in the same statement (one index probe); contents are read apart, one
+       -- message at a time, so a batch of claims never carries megabytes of attachments.
+       att.attachment_count, att.attachment_bytes
+       FROM m CROSS JOIN LATERAL (
+         SELECT count(*)::int AS attachment_count, coalesce(sum(a.size), 0)::int AS attachment_bytes
+         FROM message_attachments a WHERE a.message_id = m.id
+       ) att`,
         values: [batch.map((b) => b.id), batch.map((b) => b.token), batch.map((b) => b.leaseMs)],
       });
       const byToken = new Map(rows.map((row) => [row.claim_token as string, row as Claim]));
