@@ -269,11 +269,7 @@ async function main() {
     .sort((a, b) => a - b);
   await Promise.all([service, ...workers].map((p) => p.stop()));
   await pool.end();
-  await dropBenchState({
-    databaseUrl: env.DATABASE_URL as string,
-    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    prefix: name,
-  });
+  await dropBenchState({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, prefix: name });
   await Promise.all([calendar.close(), enrichment.close(), sendgrid.close()]);
 
   const calls = [...enrichCalls.values()].reduce((a, b) => a + b, 0);

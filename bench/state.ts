@@ -3,8 +3,8 @@ import pg from 'pg';
 
 /**
  * Removes what a bench run created: its database and every Redis key under its queue prefix
- * (completed jobs are kept for a day, so without this each run leaves ~10,000 keys behind and
- * later runs measure a fuller Redis).
+ * (completed jobs of most queues are kept for a day: without this every run left thousands of keys
+ * behind, and later runs measured a fuller Redis).
  */
 export async function dropBenchState(state: { databaseUrl: string; redisUrl?: string; prefix?: string }) {
   const u = new URL(state.databaseUrl);

@@ -131,118 +131,117 @@ export async function sendClaimed(claim: Claim, job: Job, deps: DeliverDeps, log
       return { stale: true };
     }
   }
+  let result: SendResult;
   try {
-    let result: SendResult;
-    try {
-      const attachments = claim.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
-      result = await deps.provider.send(
-        {
-          messageId,
-          from: claim.from_address,
-          to,
-          cc: keep(claim.cc),
-          bcc: keep(claim.bcc),
-          replyTo: claim.reply_to ?? undefined,
-          subject: claim.subject,
-          html: claim.html ?? undefined,
-          text: claim.text ?? undefined,
-          tags: claim.tags,
-          messageIdHeader: claim.message_id_header ?? undefined,
-          headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
-          attachments: attachments.length
-            ? attachments.map((a) => ({
-                filename: a.filename,
-                contentType: a.content_type,
-                content: a.content,
-                disposition: a.disposition,
-                contentId: a.content_id ?? undefined,
-              }))
-            : undefined,
+    const attachments = claim.attachment_count > 0 ? await deps.repo.attachmentsToSend(messageId) : [];
+    result = await deps.provider.send(
+      {
+        messageId,
+        from: claim.from_address,
+        to,
+        cc: keep(claim.cc),
+        bcc: keep(claim.bcc),
+        replyTo: claim.reply_to ?? undefined,
+        subject: claim.subject,
+        html: claim.html ?? undefined,
+        text: claim.text ?? undefined,
+        tags: claim.tags,
+        messageIdHeader: claim.message_id_header ?? undefined,
+        headers: Object.keys(claim.headers ?? {}).length ? claim.headers : undefined,
+        attachments: attachments.length
+          ? attachments.map((a) => ({
+              filename: a.filename,
+              contentType: a.content_type,
+              content: a.content,
+              disposition: a.disposition,
+              contentId: a.content_id ?? undefined,
+            }))
+          : undefined,
+      },
+      {
+        only,
+        beforeAttempt: async (provider) => {
+          // A claim taken moments ago still holds most of its lease: nobody can have taken the
+          // message over, so the renewal (one statement per send) is skipped until it is needed.
+          if (performance.now() < claim.fresh_until) return;
+          if (!(await deps.repo.renewLease(messageId, token, deps.leaseMs)))
+            throw new ClaimLostError(provider);
         },
-        {
-          only,
-          beforeAttempt: async (provider) => {
-            // A claim taken moments ago still holds most of its lease: nobody can have taken the
-            // message over, so the renewal (one statement per send) is skipped until it is needed.
-            if (performance.now() < claim.fresh_until) return;
-            if (!(await deps.repo.renewLease(messageId, token, deps.leaseMs)))
-              throw new ClaimLostError(provider);
-          },
-        },
-      );
-    } catch (caught) {
-      if (caught instanceof ClaimLostError) {
-        log.warn('claim on the message expired or was taken over; not calling the provider', {
-          provider: caught.provider,
-        });
+      },
+    );
+  } catch (caught) {
+    if (caught instanceof ClaimLostError) {
+      log.warn('claim on the message expired or was taken over; not calling the provider', {
+        provider: caught.provider,
+      });
+      return { stale: true };
+    }
+    const error =
+      caught instanceof ProviderError
+        ? caught
+        : new ProviderError(
+            'unknown',
+            'transient',
+            (caught as Error).message ?? String(caught),
+            {},
+            { cause: caught },
+          );
+    const detail = { provider: error.provider, attempt: claim.attempts, ...error.details };
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (error.unknownOutcome) deps.metrics.unknownOutcomes.inc({ provider: error.provider });
+    if (error.kind === 'permanent' || lastAttempt) {
+      if (
+        !(await deps.repo.markStatus(messageId, token, 'failed', error.message, {
+          ...detail,
+          reason: error.message,
+        }))
+      ) {
         return { stale: true };
       }
-      const error =
-        caught instanceof ProviderError
-          ? caught
-          : new ProviderError(
-              'unknown',
-              'transient',
-              (caught as Error).message ?? String(caught),
-              {},
-              { cause: caught },
-            );
-      const detail = { provider: error.provider, attempt: claim.attempts, ...error.details };
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (error.unknownOutcome) deps.metrics.unknownOutcomes.inc({ provider: error.provider });
-      if (error.kind === 'permanent' || lastAttempt) {
-        if (
-          !(await deps.repo.markStatus(messageId, token, 'failed', error.message, {
-            ...detail,
-            reason: error.message,
-          }))
-        ) {
-          return { stale: true };
-        }
-        deps.metrics.messages.inc({ status: 'failed', provider: error.provider });
-        log.warn('message failed', { provider: error.provider, kind: error.kind, error: error.message });
-        await deps.alerts
-          .permanentFailure({ reason: alertReason(error), messageId, to: to.map((a) => a.email).join(', ') })
-          .catch((alertError: Error) => log.error('could not raise alert', { error: alertError.message }));
-        throw new UnrecoverableError(error.message);
-      }
-      const recorded = error.unknownOutcome
-        ? (await deps.repo.markUnknownOutcome(messageId, token, error.provider, error.message, detail)) !==
-          undefined
-        : await deps.repo.markStatus(messageId, token, 'deferred', error.message, {
-            ...detail,
-            reason: error.message,
-          });
-      if (!recorded) return { stale: true };
-      deps.metrics.messages.inc({ status: 'deferred', provider: error.provider });
-      if (error.unknownOutcome) {
-        log.warn('provider outcome unknown; retrying the same provider later', {
-          provider: error.provider,
-          error: error.message,
+      deps.metrics.messages.inc({ status: 'failed', provider: error.provider });
+      log.warn('message failed', { provider: error.provider, kind: error.kind, error: error.message });
+      await deps.alerts
+        .permanentFailure({ reason: alertReason(error), messageId, to: to.map((a) => a.email).join(', ') })
+        .catch((alertError: Error) => log.error('could not raise alert', { error: alertError.message }));
+      throw new UnrecoverableError(error.message);
+    }
+    const recorded = error.unknownOutcome
+      ? (await deps.repo.markUnknownOutcome(messageId, token, error.provider, error.message, detail)) !==
+        undefined
+      : await deps.repo.markStatus(messageId, token, 'deferred', error.message, {
+          ...detail,
+          reason: error.message,
         });
-      }
-      throw error;
-    }
-    const recorded = await deps.repo.markSent(messageId, token, result.provider, result.providerMessageId, {
-      attempt: claim.attempts,
-      ...(suppressed.size ? { suppressed: claim.suppressed } : {}),
-    });
-    if (!recorded) {
-      deps.metrics.staleSends.inc({ provider: result.provider });
-      await deps.repo.recordStaleSend(messageId, result.provider, {
-        provider_message_id: result.providerMessageId ?? null,
-        attempt: claim.attempts,
+    if (!recorded) return { stale: true };
+    deps.metrics.messages.inc({ status: 'deferred', provider: error.provider });
+    if (error.unknownOutcome) {
+      log.warn('provider outcome unknown; retrying the same provider later', {
+        provider: error.provider,
+        error: error.message,
       });
-      log.warn('provider accepted the message after this worker lost its claim: not recorded as sent', {
-        provider: result.provider,
-      });
-      return { stale: true, provider: result.provider };
     }
-    deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
-    return { provider: result.provider, providerMessageId: result.providerMessageId };
+    throw error;
   } finally {
+    // The attachments' copies are garbage once the provider has answered (or not).
     release?.();
   }
+  const recorded = await deps.repo.markSent(messageId, token, result.provider, result.providerMessageId, {
+    attempt: claim.attempts,
+    ...(suppressed.size ? { suppressed: claim.suppressed } : {}),
+  });
+  if (!recorded) {
+    deps.metrics.staleSends.inc({ provider: result.provider });
+    await deps.repo.recordStaleSend(messageId, result.provider, {
+      provider_message_id: result.providerMessageId ?? null,
+      attempt: claim.attempts,
+    });
+    log.warn('provider accepted the message after this worker lost its claim: not recorded as sent', {
+      provider: result.provider,
+    });
+    return { stale: true, provider: result.provider };
+  }
+  deps.metrics.messages.inc({ status: 'sent', provider: result.provider });
+  return { provider: result.provider, providerMessageId: result.providerMessageId };
 }
 
 /**

@@ -167,7 +167,7 @@ export class DeliveryService {
       backoff: { type: 'exponential', delay: this.options.backoffMs, jitter: 0.5 },
       // A finished send job is not kept: the message row and its trail are the record, and a job id
       // enqueued again later finds the message no longer sendable. Keeping completed jobs for a day
-      // cost 5 of ~47 Redis commands per message and ~10,000 keys per worker.
+      // cost 5 of ~47 Redis commands per message and up to 10,000 keys.
       removeOnComplete: true,
     };
   }

@@ -61,14 +61,9 @@ export interface AttachmentToSend extends AttachmentInfo {
   content: string;
 }
 
-/**
- * A message a worker attempt owns: only this claim's token may record its outcome. It carries its
- * suppressed recipients and how many attachments it has (their contents are read apart).
- */
 /** The columns a send needs: what a claim reads back (not the template data, metadata or bookkeeping). */
 const CLAIM_COLUMNS = [
   'id',
-  'status',
   'from_address',
   'to',
   'cc',
@@ -88,6 +83,10 @@ const CLAIM_COLUMNS = [
 ] as const satisfies readonly (keyof MessageRow)[];
 const CLAIM_RETURNING = CLAIM_COLUMNS.map((column) => `messages."${column}"`).join(', ');
 
+/**
+ * A message a worker attempt owns: only this claim's token may record its outcome. It carries its
+ * suppressed recipients and how many attachments it has and their size (their contents are read apart).
+ */
 export type Claim = Pick<MessageRow, (typeof CLAIM_COLUMNS)[number]> & {
   suppressed: string[];
   attachment_count: number;

@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DeliverDeps, deliverMessage, sendClaimed } from '../../src/delivery/deliver-message.worker.ts';
 import { sendJobId } from '../../src/delivery/delivery.service.ts';
@@ -197,15 +198,30 @@ describe('a BullMQ worker meeting a message another worker holds', () => {
         { timeout: 15_000, interval: 100 },
       );
       expect(sendgrid.sendsOf(id)).toHaveLength(1);
-      // Finished send jobs are removed; the job ran once after its delay, never as a failed attempt:
-      // two claims in all (the frozen holder's and the job's), one `sent`.
-      await vi.waitFor(
-        async () =>
-          expect(
-            await worker.queues.get('email-delivery').getJob(sendJobId({ id, round: 0 })),
-          ).toBeUndefined(),
-        { timeout: 5_000, interval: 50 },
-      );
+      // Finished send jobs are removed, so the job's history is read from the queue's event stream:
+      // it was delayed until the lease ended and then completed once, never as a failed attempt.
+      const queue = worker.queues.get('email-delivery');
+      const jobId = sendJobId({ id, round: 0 });
+      await vi.waitFor(async () => expect(await queue.getJob(jobId)).toBeUndefined(), {
+        timeout: 5_000,
+        interval: 50,
+      });
+      const redis = new Redis(worker.config.redisUrl);
+      const stream = await redis
+        .xrange(`${worker.config.queuePrefix}:email-delivery:events`, '-', '+')
+        .finally(() => redis.disconnect());
+      const events = stream
+        .map(([, fields]) => {
+          const event: Record<string, string> = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) event[fields[i] as string] = fields[i + 1] as string;
+          return event;
+        })
+        .filter((event) => event.jobId === jobId)
+        .map((event) => event.event);
+      expect(events).toContain('delayed');
+      expect(events).not.toContain('failed');
+      expect(events.filter((event) => event === 'completed')).toHaveLength(1);
+      // Two claims in all (the frozen holder's and the job's), one `sent`.
       const { rows } = await worker.db.query(
         `SELECT m.attempts, (SELECT count(*)::int FROM message_events e WHERE e.message_id = m.id AND e.type = 'sent') AS sent
          FROM messages m WHERE m.id = $1`,
